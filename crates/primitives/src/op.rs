@@ -34,7 +34,7 @@ impl Domain {
 
 /// A Baby Jubjub point in circomlib's packed form: `y` little-endian, with the sign of `x`
 /// in the top bit of the last byte.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct PackedPoint(pub [u8; 32]);
 
 /// An EdDSA-Poseidon signature together with the key that made it, so that signatures can be
