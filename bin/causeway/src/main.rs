@@ -1,1 +1,113 @@
-fn main() {}
+//! The `causeway` command.
+//!
+//! Owns the command-line surface: parsing the arguments, routing each subcommand to its
+//! module ([`util`] for the offline tools, [`bench`] for benchmarks), and turning every failure
+//! into one [`CliError`] printed on stderr with its exit code. Nothing here panics on user
+//! input.
+//!
+//! Exit codes, which scripts may rely on:
+//! - `0`: success (`util verify`: the signature is valid).
+//! - `1`: the command ran and its answer is "no" (`util verify`: the signature does not
+//!   verify), or it failed for a reason other than its input (a benchmark error, unwritable
+//!   output).
+//! - `2`: bad input: malformed or out-of-range values, and usage errors (clap uses 2 as well).
+
+mod bench;
+mod util;
+
+use causeway_crypto::eddsa::SignatureError;
+use causeway_crypto::poseidon::PoseidonError;
+use causeway_primitives::pubdata::CodecError;
+use clap::{Parser, Subcommand};
+use std::io::{self, Write};
+use std::process::ExitCode;
+
+#[derive(Parser, Debug)]
+#[command(name = "causeway", version, about = "Causeway layer-2 tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Offline utilities: Poseidon, L2 keys, EdDSA-Poseidon signatures, pubdata.
+    #[command(subcommand)]
+    Util(util::UtilCommand),
+    /// Benchmarks of the node's components.
+    Bench(bench::BenchArgs),
+}
+
+/// Every way a `causeway` command can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{what} is not hex: invalid character {c:?} at position {index}")]
+    InvalidHexChar {
+        what: &'static str,
+        c: char,
+        index: usize,
+    },
+    #[error("{what} has an odd number of hex digits ({digits}): each byte takes two")]
+    OddHexLength { what: &'static str, digits: usize },
+    #[error("{what} must be {expected} bytes, got {got}")]
+    WrongLength {
+        what: &'static str,
+        expected: usize,
+        got: usize,
+    },
+    #[error("{what} {input:?} is not a number: expected decimal digits or 0x-prefixed hex")]
+    InvalidNumber { what: &'static str, input: String },
+    #[error("not a field element: value exceeds the BN254 scalar field modulus ({what} {input:?})")]
+    NotFieldElement { what: &'static str, input: String },
+    #[error(transparent)]
+    Poseidon(#[from] PoseidonError),
+    #[error("invalid public key: {0}")]
+    PublicKey(SignatureError),
+    #[error("invalid pubdata: {0}")]
+    Pubdata(#[from] CodecError),
+    /// Not an input error: the signature is well-formed input whose answer is "invalid".
+    #[error("signature rejected: {0}")]
+    SignatureRejected(SignatureError),
+    #[error("bench: {0}")]
+    Bench(#[from] bench::BenchError),
+    #[error("cannot write output: {0}")]
+    Output(#[from] io::Error),
+}
+
+impl CliError {
+    /// The process exit code for this error (see the module docs).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::SignatureRejected(_) | CliError::Bench(_) | CliError::Output(_) => 1,
+            CliError::InvalidHexChar { .. }
+            | CliError::OddHexLength { .. }
+            | CliError::WrongLength { .. }
+            | CliError::InvalidNumber { .. }
+            | CliError::NotFieldElement { .. }
+            | CliError::Poseidon(_)
+            | CliError::PublicKey(_)
+            | CliError::Pubdata(_) => 2,
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Util(command) => {
+            let mut out = io::stdout().lock();
+            util::run(command, &mut out).and_then(|()| out.flush().map_err(CliError::from))
+        }
+        Command::Bench(args) => bench::run(args).map_err(CliError::from),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // The reader went away (`causeway util … | head`): nobody is left to tell.
+        Err(CliError::Output(e)) if e.kind() == io::ErrorKind::BrokenPipe => ExitCode::SUCCESS,
+        Err(e) => {
+            // `eprintln!` would panic if stderr is closed; there is nothing better to do then.
+            let _ = writeln!(io::stderr(), "error: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}

@@ -1,13 +1,27 @@
-//! Poseidon and EdDSA-Poseidon over Baby Jubjub (placeholder API; being implemented).
-pub mod poseidon {
-    use causeway_primitives::Fr;
-    /// circomlib Poseidon of 1..=16 inputs.
-    pub fn hash(inputs: &[Fr]) -> Fr {
-        let _ = inputs;
-        unimplemented!("circomlib Poseidon")
-    }
-    /// circomlib Poseidon of exactly 4 inputs (width 5): the tree node hash.
-    pub fn hash4(inputs: &[Fr; 4]) -> Fr {
-        hash(inputs)
-    }
-}
+//! Causeway's cryptography: Poseidon and EdDSA-Poseidon over Baby Jubjub, bit-for-bit
+//! compatible with circomlib (the circuits) and circomlibjs (wallets and external tools).
+//!
+//! - [`poseidon`]: the hash of every Merkle node, leaf and signed message.
+//! - [`babyjubjub`]: the curve, its group law and circomlib's 32-byte point encoding.
+//! - [`eddsa`]: L2 keys, signing, and verification of the signatures carried by L2 ops.
+//! - [`l2key`]: deriving a user's L2 key from one Ethereum `personal_sign` signature.
+//!
+//! Everything is checked against vectors produced by circomlibjs itself
+//! (`vectors/gen.js` writes `vectors/circomlibjs.json`). The crate does no IO; its only
+//! global state is parameter tables built once on first use (Poseidon constants, the
+//! fixed-base table of Base8).
+//!
+//! Speed, measured with `cargo test --release -p causeway-crypto -- --ignored --nocapture
+//! --test-threads 1` (the `*_timing` tests print the figures).
+
+pub mod babyjubjub;
+pub mod eddsa;
+pub mod l2key;
+pub mod poseidon;
+
+pub use eddsa::{
+    PrivateKey, PublicKey, Signature, SignatureError, message_hash, verify_tx_signature,
+};
+
+#[cfg(test)]
+mod vectors;

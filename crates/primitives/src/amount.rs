@@ -127,7 +127,7 @@ fn pack_exact(mut value: Balance, mbits: u32, ebits: u32) -> Option<u64> {
     let max_exp = (1u32 << ebits) - 1;
     let mut exp = 0;
     while value >= (1 << mbits) {
-        if value % 10 != 0 || exp == max_exp {
+        if !value.is_multiple_of(10) || exp == max_exp {
             return None;
         }
         value /= 10;

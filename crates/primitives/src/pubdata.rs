@@ -237,7 +237,7 @@ pub fn encode(ops: &[PubdataOp]) -> Vec<u8> {
 
 /// Decodes a whole batch's pubdata.
 pub fn decode(bytes: &[u8]) -> Result<Vec<PubdataOp>, CodecError> {
-    if bytes.len() % CHUNK_BYTES != 0 {
+    if !bytes.len().is_multiple_of(CHUNK_BYTES) {
         return Err(CodecError::PartialChunk(bytes.len()));
     }
     let mut ops = Vec::new();

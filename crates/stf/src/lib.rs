@@ -5,13 +5,13 @@
 //! against it.
 //!
 //! How an op runs:
-//! 1. [`executor`]: authorization (signatures, signer, nonce, token listed, packable amounts)
+//! 1. `executor`: authorization (signatures, signer, nonce, token listed, packable amounts)
 //!    and resolution of the op into its executed form, a [`PubdataOp`];
-//! 2. [`effects`]: the one place balances, nonces and keys change, driven by the executed op,
-//!    so replaying pubdata ([`replay`]) runs the same code as executing signed ops;
-//! 3. [`seal`]: fees credited to the fee account, the new root computed in one batch, and the
+//! 2. `effects`: the one place balances, nonces and keys change, driven by the executed op,
+//!    so replaying pubdata (`replay`) runs the same code as executing signed ops;
+//! 3. `seal`: fees credited to the fee account, the new root computed in one batch, and the
 //!    [`StateDiff`] the caller commits;
-//! 4. [`witness`] (when asked): each op's touched leaves before and after, with their paths.
+//! 4. `witness` (when asked): each op's touched leaves before and after, with their paths.
 //!
 //! Invariants: a refused op changes nothing; the diff applied to the pre-state yields a state
 //! whose recomputed root is `diff.new_root`; with a witness, its root chain ends at the same
@@ -33,5 +33,8 @@ pub use executor::{
 };
 pub use replay::replay;
 pub use seal::Sealed;
-pub use state::{AccountState, MemoryState, PubKey, StateDiff, StateView, fr_hex, recompute_root};
+pub use state::{
+    AccountState, MemoryState, PubKey, StateDiff, StateView, build_state_nodes, fr_hex,
+    recompute_root,
+};
 pub use witness::{AccountUpdate, BalanceUpdate, BlockWitness, OpWitness};

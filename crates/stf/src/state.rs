@@ -231,31 +231,47 @@ pub fn recompute_root<'a>(
     accounts: impl IntoIterator<Item = (AccountId, &'a AccountState)>,
     balances: impl IntoIterator<Item = ((AccountId, TokenId), Balance)>,
 ) -> Fr {
+    build_state_nodes(accounts, balances).0
+}
+
+/// Every tree node of the state made of `accounts` and `balances`, built from nothing, with
+/// the root. Balance trees are built in parallel, then the account tree in one batch.
+pub fn build_state_nodes<'a>(
+    accounts: impl IntoIterator<Item = (AccountId, &'a AccountState)>,
+    balances: impl IntoIterator<Item = ((AccountId, TokenId), Balance)>,
+) -> (Fr, NodeDiff) {
+    use rayon::prelude::*;
     let empty = MemoryStore::new();
-    let mut by_account: BTreeMap<AccountId, Vec<(u64, Fr)>> = BTreeMap::new();
+    let mut by_account: HashMap<AccountId, Vec<(u64, Fr)>> = HashMap::new();
     for ((id, token), balance) in balances {
         by_account
             .entry(id)
             .or_default()
             .push((u64::from(token.get()), Fr::from(balance)));
     }
-    let leaves: Vec<(u64, Fr)> = accounts
-        .into_iter()
+    let accounts: Vec<(AccountId, &AccountState)> = accounts.into_iter().collect();
+    let built: Vec<((u64, Fr), NodeDiff)> = accounts
+        .into_par_iter()
         .map(|(id, account)| {
-            let balances_root = match by_account.get(&id) {
-                Some(leaves) => {
-                    Tree::balances(id.get())
-                        .update(&empty, leaves)
-                        .expect("token ids fit the balance tree")
-                        .0
-                }
-                None => Tree::balances(id.get()).empty_root(),
+            let tree = Tree::balances(id.get());
+            let (balances_root, nodes) = match by_account.get(&id) {
+                Some(leaves) => tree
+                    .update(&empty, leaves)
+                    .expect("token ids fit the balance tree"),
+                None => (tree.empty_root(), NodeDiff::new()),
             };
-            (u64::from(id.get()), account.leaf_hash(balances_root))
+            (
+                (u64::from(id.get()), account.leaf_hash(balances_root)),
+                nodes,
+            )
         })
         .collect();
-    Tree::accounts()
+    let leaves: Vec<(u64, Fr)> = built.iter().map(|(leaf, _)| *leaf).collect();
+    let (root, mut nodes) = Tree::accounts()
         .update(&empty, &leaves)
-        .expect("account ids fit the tree")
-        .0
+        .expect("account ids fit");
+    for (_, balance_nodes) in built {
+        nodes.extend(balance_nodes);
+    }
+    (root, nodes)
 }

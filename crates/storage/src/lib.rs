@@ -1,1 +1,76 @@
-//! placeholder
+//! Causeway's durable state: the only crate that touches the disk.
+//!
+//! This crate owns one redb file holding the committed L2 state (tree nodes, accounts,
+//! balances), every committed block and every batch, and the [`Database`] handle that loads it
+//! and appends to it. It does not execute anything: the stf turns a block into a
+//! [`StateDiff`](causeway_stf::StateDiff), and [`Database::commit_block`] makes that diff durable.
+//!
+//! # Model
+//!
+//! The whole state lives in memory (a [`MemoryState`](causeway_stf::MemoryState)); the file is
+//! its write-ahead copy. [`Database::open`] reads every table once, checks it and builds the
+//! in-memory state; after that, state reads never touch the disk, and each commit writes one
+//! block's diff. Block and batch records are read from the file on demand.
+//!
+//! Known limit: the state must fit in RAM. By arithmetic, not measurement: an account with one
+//! token costs about 12 tree nodes (its leaf, its share of the account tree's internal nodes,
+//! and its 6-node balance-tree path) at roughly 60 bytes each in a `HashMap`, plus the account
+//! record and address index, so about 0.5 KB, i.e. ~500 MB for 1M accounts.
+//!
+//! # Invariants (where money can be lost)
+//!
+//! 1. **One block, one transaction.** [`Database::commit_block`] writes the block's node
+//!    writes, accounts, balances, the block record and the `meta` entries (latest block, state
+//!    root, account count) in a single redb write transaction committed with
+//!    [`Durability::Immediate`](redb::Durability::Immediate) and two-phase commit. After a crash
+//!    at any instant the file holds exactly the state after some block `n` and the records of
+//!    blocks up to `n`, never a mix: redb commits are atomic.
+//! 2. **Durable before acknowledged.** When `commit_block` returns `Ok`, the block is on disk
+//!    (as far as `fsync` guarantees) and only then is the in-memory state updated. Reporting a
+//!    block as committed to anyone (RPC, L1 submitter) must wait for that `Ok`.
+//! 3. **Strict order.** Blocks are committed in order `1, 2, 3, …` ([`FIRST_BLOCK`] is 1; the
+//!    state before it is the empty state), and a block's diff must start from the current
+//!    state root. Anything else is refused with a typed error *before* any write, so a refused
+//!    commit changes nothing, on disk or in memory.
+//! 4. **Failed commits poison.** If redb fails while committing, the transaction may or may not
+//!    have reached the disk. The handle then refuses every further write
+//!    ([`StorageError::Poisoned`]); reopening the file is the only way to learn which it was.
+//!    Validation errors ([`StorageError::BlockOutOfOrder`] and the like) do not poison.
+//! 5. **Checked on load.** `open` verifies that every record decodes and is in range, that the
+//!    accounts are exactly `0..account_count`, that the recorded root of the latest block, the
+//!    `meta` root and the account-tree root node agree, and that no block record lies beyond the
+//!    latest block. Bad data is a [`StorageError`], never a panic. It does not rehash the
+//!    trees (that costs ~one Poseidon per stored node); a full recomputation is for tests and
+//!    audits.
+//! 6. **One writer.** redb locks the file: a second `open` of the same file, in this process or
+//!    another, fails with [`StorageError::Db`] rather than interleaving writes.
+//!
+//! Batches ([`Database::put_batch`]) are written in their own transaction, after the blocks
+//! they cover, with the same durability; a batch may only cover committed blocks, follows the
+//! previous batch without gap or overlap, and its roots must match those blocks' roots.
+//!
+//! # Tables and encodings
+//!
+//! All integers are big-endian; field elements are 32-byte big-endian canonical encodings
+//! (`fr_to_be_bytes`); a non-canonical one on disk is a corrupt record.
+//!
+//! | table | key | value |
+//! |---|---|---|
+//! | `nodes` | 13-byte [`NodeKey::to_bytes`](causeway_tree::NodeKey::to_bytes): tree u32 ‖ height u8 ‖ index u64 | node hash, 32 bytes |
+//! | `accounts` | account id, `u32` | address (20) ‖ nonce u32 (4) ‖ 0x00, or 0x01 ‖ pk_x (32) ‖ pk_y (32): 25 or 89 bytes |
+//! | `balances` | `(account id u32, token id u16)` | balance u128, 16 bytes; zero balances are deleted, never stored |
+//! | `blocks` | block number, `u64` | [`BlockRecord`] in postcard 1.x |
+//! | `batches` | batch number, `u64` | [`BatchRecord`] in postcard 1.x |
+//! | `meta` | `&str` | `version`: u32 ([`FORMAT_VERSION`]); `latest_block`: u64; `state_root`: 32 bytes; `account_count`: u32 |
+//!
+//! A node absent from `nodes` is the empty-subtree hash of its height, as for every
+//! [`NodeStore`](causeway_tree::NodeStore).
+
+mod codec;
+mod database;
+mod error;
+mod records;
+
+pub use database::{Database, FIRST_BATCH, FIRST_BLOCK, FORMAT_VERSION};
+pub use error::StorageError;
+pub use records::{BatchRecord, BlockRecord};

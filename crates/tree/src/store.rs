@@ -3,7 +3,8 @@
 //! A store holds only nodes that differ from the empty subtree at their position: a missing
 //! key reads as the empty-subtree hash of its height. Stores are read-only to the tree
 //! algorithms; updates come back as a [`NodeDiff`] that the caller commits (in one atomic step,
-//! for durable stores).
+//! for durable stores). An [`Overlay`] stacks pending diffs over a store, so that several
+//! updates can be applied in sequence and committed as one diff.
 
 use causeway_primitives::Fr;
 use std::collections::HashMap;
@@ -101,5 +102,116 @@ impl NodeStore for MemoryStore {
 impl<S: NodeStore + ?Sized> NodeStore for &S {
     fn node(&self, key: &NodeKey) -> Option<Fr> {
         (**self).node(key)
+    }
+}
+
+/// A store that reads pending writes first and the base store below them.
+///
+/// Lets a caller chain updates (each one reading the nodes the previous ones wrote) without
+/// touching the base, then commit everything at once. The combined diff holds each key once,
+/// with its latest value.
+#[derive(Debug)]
+pub struct Overlay<'a, S: ?Sized> {
+    base: &'a S,
+    pending: HashMap<NodeKey, Fr>,
+}
+
+impl<'a, S: NodeStore + ?Sized> Overlay<'a, S> {
+    pub fn new(base: &'a S) -> Self {
+        Overlay {
+            base,
+            pending: HashMap::new(),
+        }
+    }
+
+    pub fn base(&self) -> &'a S {
+        self.base
+    }
+
+    /// Layers `diff` over everything applied so far; later writes to a key replace earlier ones.
+    pub fn apply(&mut self, diff: &[(NodeKey, Fr)]) {
+        self.pending.extend(diff.iter().copied());
+    }
+
+    /// Number of distinct pending node writes.
+    pub fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+
+    /// The pending writes, sorted by key so that the same updates always give the same diff.
+    pub fn into_diff(self) -> NodeDiff {
+        let mut diff: NodeDiff = self.pending.into_iter().collect();
+        diff.sort_unstable_by_key(|&(key, _)| key);
+        diff
+    }
+}
+
+impl<S: NodeStore + ?Sized> NodeStore for Overlay<'_, S> {
+    fn node(&self, key: &NodeKey) -> Option<Fr> {
+        self.pending
+            .get(key)
+            .copied()
+            .or_else(|| self.base.node(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(tree: TreeKey, height: u8, index: u64) -> NodeKey {
+        NodeKey {
+            tree,
+            height,
+            index,
+        }
+    }
+
+    #[test]
+    fn node_key_bytes_round_trip_and_sort_like_keys() {
+        let keys = [
+            key(TreeKey::Accounts, 0, 5),
+            key(TreeKey::Accounts, 1, 0),
+            key(TreeKey::Balances(0), 0, 0),
+            key(TreeKey::Balances(0), 0, u64::MAX),
+            key(TreeKey::Balances(u32::MAX - 1), 12, 1),
+        ];
+        for k in &keys {
+            assert_eq!(NodeKey::from_bytes(&k.to_bytes()), *k);
+        }
+        for pair in keys.windows(2) {
+            assert!(pair[0] < pair[1]);
+            assert!(pair[0].to_bytes() < pair[1].to_bytes());
+        }
+    }
+
+    #[test]
+    fn overlay_reads_pending_writes_over_the_base() {
+        let (a, b, c) = (
+            key(TreeKey::Accounts, 0, 1),
+            key(TreeKey::Accounts, 0, 2),
+            key(TreeKey::Accounts, 1, 0),
+        );
+        let mut base = MemoryStore::new();
+        base.apply(&[(a, Fr::from(1u64)), (b, Fr::from(2u64))]);
+
+        let mut overlay = Overlay::new(&base);
+        overlay.apply(&[(c, Fr::from(30u64)), (a, Fr::from(10u64))]);
+        overlay.apply(&[(c, Fr::from(31u64))]);
+        assert_eq!(overlay.node(&a), Some(Fr::from(10u64)));
+        assert_eq!(overlay.node(&b), Some(Fr::from(2u64)));
+        assert_eq!(overlay.node(&c), Some(Fr::from(31u64)));
+        assert_eq!(overlay.node(&key(TreeKey::Accounts, 0, 3)), None);
+        assert_eq!(base.node(&a), Some(Fr::from(1u64)), "the base is untouched");
+
+        assert_eq!(overlay.len(), 2);
+        assert_eq!(
+            overlay.into_diff(),
+            vec![(a, Fr::from(10u64)), (c, Fr::from(31u64))]
+        );
     }
 }

@@ -1,0 +1,73 @@
+//! Multiplication of the generator [`BASE8`] by a scalar, from a table built once.
+//!
+//! Owns the table `TABLE[i][j] = (j + 1) * 16^i * BASE8` for 64 radix-16 windows and
+//! `j < 8`. A scalar below `2^252` is recoded into signed digits in `[-8, 8]`, so one
+//! multiplication is at most 64 mixed additions and no doublings. The table is 64 * 8 affine
+//! points (48 KiB) and is built on first use in a few milliseconds.
+
+use super::extended::{AffineCached, Extended};
+use super::{BASE8, Point};
+use ark_ff::{BigInt, BigInteger, batch_inversion};
+use causeway_primitives::Fr;
+use std::sync::OnceLock;
+
+const WINDOWS: usize = 64;
+const ENTRIES: usize = 8;
+
+type Table = [[AffineCached; ENTRIES]; WINDOWS];
+
+static TABLE: OnceLock<Box<Table>> = OnceLock::new();
+
+fn build() -> Box<Table> {
+    let mut points = Vec::with_capacity(WINDOWS * ENTRIES);
+    let mut window_base = Extended::from_affine(&BASE8);
+    for _ in 0..WINDOWS {
+        let mut multiple = window_base;
+        for _ in 0..ENTRIES {
+            points.push(multiple);
+            multiple = multiple.add(&window_base);
+        }
+        for _ in 0..4 {
+            window_base = window_base.double();
+        }
+    }
+    // One inversion for the whole table instead of one per point.
+    let mut zs: Vec<Fr> = points.iter().map(|p| p.z()).collect();
+    batch_inversion(&mut zs);
+    let mut table = Box::new([[AffineCached::new(&Point::IDENTITY); ENTRIES]; WINDOWS]);
+    for (i, (p, zinv)) in points.iter().zip(&zs).enumerate() {
+        let affine = p.to_affine_with_inverse(zinv);
+        table[i / ENTRIES][i % ENTRIES] = AffineCached::new(&affine);
+    }
+    table
+}
+
+/// `k * BASE8` for `k < 2^252` (every canonical scalar, and every `s >> 3` of a pruned
+/// EdDSA secret).
+///
+/// # Panics
+/// If `k >= 2^252`.
+pub(crate) fn mul_base8(k: &BigInt<4>) -> Extended {
+    assert!(k.0[3] >> 60 == 0, "fixed-base scalar must be below 2^252");
+    let table = TABLE.get_or_init(build);
+    let bytes = k.to_bytes_le();
+    let mut result = Extended::IDENTITY;
+    let mut carry = 0i8;
+    for (i, row) in table.iter().enumerate() {
+        let nibble = ((bytes[i / 2] >> ((i % 2) * 4)) & 0x0f) as i8;
+        let mut digit = nibble + carry;
+        carry = 0;
+        if digit > 8 {
+            digit -= 16;
+            carry = 1;
+        }
+        if digit > 0 {
+            result = result.add_affine(&row[digit as usize - 1]);
+        } else if digit < 0 {
+            result = result.add_affine(&row[(-digit) as usize - 1].neg());
+        }
+    }
+    // The top nibble is zero, so the last window never carries out.
+    debug_assert_eq!(carry, 0);
+    result
+}

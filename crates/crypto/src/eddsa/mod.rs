@@ -1,0 +1,215 @@
+//! EdDSA-Poseidon over Baby Jubjub, exactly as circomlibjs' `eddsa.prv2pub`,
+//! `eddsa.signPoseidon` and `eddsa.verifyPoseidon`, and as circomlib's
+//! `EdDSAPoseidonVerifier` circuit checks it.
+//!
+//! Owns L2 keys and the signatures on L2 ops. The scheme, for a 32-byte private key `k`:
+//!
+//! - `h = BLAKE-512(k)` (the original BLAKE, not BLAKE2); `s` = `h[0..32]` little-endian with
+//!   the three low bits cleared, bit 255 cleared and bit 254 set; the public key is
+//!   `A = (s >> 3) * Base8`.
+//! - To sign a field element `msg`: `r = BLAKE-512(h[32..64] || msg as 32 bytes LE) mod l`,
+//!   `R8 = r * Base8`, `hm = Poseidon(R8.x, R8.y, A.x, A.y, msg)`, `S = r + hm * s mod l`.
+//! - A signature verifies when `S < l`, `R8` and `A` are on the curve, and
+//!   `S * Base8 == R8 + (8 * hm) * A`.
+//!
+//! Invariants kept here beyond circomlibjs (both only ever reject what no honest signer
+//! produces): a public key of small order (`8 * A` the identity) never verifies, as the
+//! circuit also refuses it (with such a key every message would verify against
+//! `R8 = S * Base8`); and packed points must be canonical (see
+//! [`Point::unpack`](crate::babyjubjub::Point::unpack)).
+
+use crate::babyjubjub::{self, Extended, Point, Scalar};
+use crate::poseidon;
+use ark_ff::{BigInt, BigInteger, PrimeField};
+use blake_hash::{Blake512, Digest};
+use causeway_primitives::{Fr, PackedPoint, TxSignature};
+use std::fmt;
+
+/// Why a [`TxSignature`] was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    #[error("public key is not a canonical encoding of a Baby Jubjub point of large order")]
+    BadPublicKey,
+    #[error("R is not a canonical encoding of a Baby Jubjub point")]
+    BadR,
+    #[error("S is not below the subgroup order")]
+    ScalarNotCanonical,
+    #[error("signature does not verify")]
+    Invalid,
+}
+
+/// An L2 private key: 32 bytes, expanded with BLAKE-512 on use.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PrivateKey([u8; 32]);
+
+impl fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Keys end up in logs through `{:?}` of whatever holds them; never print one.
+        f.write_str("PrivateKey(<redacted>)")
+    }
+}
+
+/// An L2 public key `A`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PublicKey(pub Point);
+
+/// An EdDSA-Poseidon signature `(R8, S)`. `s` is a [`Scalar`], so it is below `l` by
+/// construction; the range check happens when decoding bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signature {
+    pub r8: Point,
+    pub s: Scalar,
+}
+
+/// The field element an L2 op's signature signs: the Poseidon hash of its four
+/// `signing_fields`.
+pub fn message_hash(fields: &[Fr; 4]) -> Fr {
+    poseidon::hash4(fields)
+}
+
+fn bigint_from_le(bytes: &[u8; 32]) -> BigInt<4> {
+    let mut limbs = [0u64; 4];
+    for (limb, chunk) in limbs.iter_mut().zip(bytes.chunks_exact(8)) {
+        *limb = u64::from_le_bytes(chunk.try_into().expect("8-byte chunk"));
+    }
+    BigInt(limbs)
+}
+
+fn fr_to_le(f: &Fr) -> [u8; 32] {
+    f.into_bigint()
+        .to_bytes_le()
+        .try_into()
+        .expect("32-byte field element")
+}
+
+/// The challenge `hm = Poseidon(R8.x, R8.y, A.x, A.y, msg)`.
+fn challenge(r8: &Point, a: &Point, msg: Fr) -> Fr {
+    poseidon::hash5(&[r8.x, r8.y, a.x, a.y, msg])
+}
+
+impl PrivateKey {
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        PrivateKey(bytes)
+    }
+
+    /// The key's 32 bytes, for a wallet that must show or store it on the owner's request.
+    pub fn to_bytes(&self) -> [u8; 32] {
+        self.0
+    }
+
+    /// The pruned secret scalar `s` (as an integer, below 2^255) and the nonce prefix.
+    fn expand(&self) -> (BigInt<4>, [u8; 32]) {
+        let h = Blake512::digest(&self.0);
+        let mut secret: [u8; 32] = h[..32].try_into().expect("64-byte digest");
+        secret[0] &= 0xf8;
+        secret[31] &= 0x7f;
+        secret[31] |= 0x40;
+        let prefix = h[32..].try_into().expect("64-byte digest");
+        (bigint_from_le(&secret), prefix)
+    }
+
+    pub fn public_key(&self) -> PublicKey {
+        let (secret, _) = self.expand();
+        PublicKey(public_point(&secret))
+    }
+
+    pub fn sign(&self, msg: Fr) -> Signature {
+        let (secret, prefix) = self.expand();
+        let a = public_point(&secret);
+        let mut nonce_input = [0u8; 64];
+        nonce_input[..32].copy_from_slice(&prefix);
+        nonce_input[32..].copy_from_slice(&fr_to_le(&msg));
+        let r = Scalar::from_le_bytes_mod_order(&Blake512::digest(&nonce_input));
+        let r8 = babyjubjub::mul_base8(&r);
+        let hm = challenge(&r8, &a, msg);
+        let s = r + Scalar::from_le_bytes_mod_order(&fr_to_le(&hm))
+            * Scalar::from_le_bytes_mod_order(&secret.to_bytes_le());
+        Signature { r8, s }
+    }
+}
+
+/// `A = (s >> 3) * Base8`. `s < 2^255`, so `s >> 3 < 2^252`: in range of the fixed-base table
+/// (it may exceed `l`, which is harmless since Base8 has order `l`).
+fn public_point(secret: &BigInt<4>) -> Point {
+    babyjubjub::mul_base8_extended(&(*secret >> 3)).to_affine()
+}
+
+impl PublicKey {
+    pub fn to_packed(&self) -> PackedPoint {
+        self.0.pack()
+    }
+
+    /// Unpacks a public key, refusing non-canonical encodings and keys of small order.
+    pub fn from_packed(packed: &PackedPoint) -> Result<Self, SignatureError> {
+        let a = Point::unpack(packed).ok_or(SignatureError::BadPublicKey)?;
+        let key = PublicKey(a);
+        if key.eight_a().is_identity() {
+            return Err(SignatureError::BadPublicKey);
+        }
+        Ok(key)
+    }
+
+    fn eight_a(&self) -> Extended {
+        Extended::from_affine(&self.0).double().double().double()
+    }
+
+    /// circomlibjs' `verifyPoseidon`, plus the refusal of small-order keys.
+    pub fn verify(&self, msg: Fr, sig: &Signature) -> bool {
+        let a = &self.0;
+        if !a.is_on_curve() || !sig.r8.is_on_curve() {
+            return false;
+        }
+        let eight_a = self.eight_a();
+        if eight_a.is_identity() {
+            return false;
+        }
+        let hm = challenge(&sig.r8, a, msg);
+        // 8*A lies in the order-l subgroup, so hm may be reduced mod l; the equation is
+        // checked as S*Base8 + (-hm)*(8*A) == R8, without an inversion.
+        let minus_hm = -Scalar::from_le_bytes_mod_order(&fr_to_le(&hm));
+        let lhs = babyjubjub::mul_base8_extended(&sig.s.into_bigint())
+            .add(&eight_a.mul_bigint(&minus_hm.into_bigint()));
+        lhs.equals_affine(&sig.r8)
+    }
+}
+
+impl Signature {
+    /// The wire form: packed key, packed `R8`, `S` as 32 bytes little-endian.
+    pub fn to_tx_signature(&self, key: &PublicKey) -> TxSignature {
+        TxSignature {
+            pubkey: key.to_packed(),
+            r: self.r8.pack(),
+            s: self
+                .s
+                .into_bigint()
+                .to_bytes_le()
+                .try_into()
+                .expect("32-byte scalar"),
+        }
+    }
+
+    /// Decodes the wire form, checking encodings only (not the signature itself).
+    pub fn from_tx_signature(sig: &TxSignature) -> Result<(PublicKey, Signature), SignatureError> {
+        let key = PublicKey::from_packed(&sig.pubkey)?;
+        let r8 = Point::unpack(&sig.r).ok_or(SignatureError::BadR)?;
+        let s = Scalar::from_bigint(bigint_from_le(&sig.s))
+            .ok_or(SignatureError::ScalarNotCanonical)?;
+        Ok((key, Signature { r8, s }))
+    }
+}
+
+/// Decodes and verifies a wire signature over `msg`; on success returns the signer's key,
+/// which the caller must still match against the account's registered key.
+pub fn verify_tx_signature(sig: &TxSignature, msg: Fr) -> Result<PublicKey, SignatureError> {
+    // The cheap range check first: it costs nothing, unpacking costs a square root.
+    Scalar::from_bigint(bigint_from_le(&sig.s)).ok_or(SignatureError::ScalarNotCanonical)?;
+    let (key, signature) = Signature::from_tx_signature(sig)?;
+    if key.verify(msg, &signature) {
+        Ok(key)
+    } else {
+        Err(SignatureError::Invalid)
+    }
+}
+
+#[cfg(test)]
+mod tests;

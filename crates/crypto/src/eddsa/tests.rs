@@ -1,0 +1,250 @@
+use super::*;
+use crate::babyjubjub::BASE8;
+use crate::vectors;
+use ark_ff::{AdditiveGroup, Field, One};
+use proptest::prelude::*;
+use std::str::FromStr;
+
+fn fr(s: &str) -> Fr {
+    Fr::from_str(s).expect("decimal field element")
+}
+
+fn bytes32(s: &str) -> [u8; 32] {
+    hex::decode(s).expect("hex").try_into().expect("32 bytes")
+}
+
+fn test_key() -> PrivateKey {
+    PrivateKey::from_bytes(core::array::from_fn(|i| i as u8))
+}
+
+#[test]
+fn matches_circomlibjs() {
+    let v = vectors::load();
+    let cases = v["eddsa"].as_array().expect("eddsa vectors");
+    assert!(cases.len() >= 3);
+    for case in cases {
+        let key = PrivateKey::from_bytes(bytes32(case["private_key"].as_str().unwrap()));
+        let pk = key.public_key();
+        assert_eq!(pk.0.x, fr(case["ax"].as_str().unwrap()));
+        assert_eq!(pk.0.y, fr(case["ay"].as_str().unwrap()));
+        let packed = PackedPoint(bytes32(case["packed_pubkey"].as_str().unwrap()));
+        assert_eq!(pk.to_packed(), packed);
+        assert_eq!(PublicKey::from_packed(&packed), Ok(pk));
+        for s in case["signatures"].as_array().unwrap() {
+            let msg = fr(s["msg"].as_str().unwrap());
+            let sig = key.sign(msg);
+            assert_eq!(sig.r8.x, fr(s["r8x"].as_str().unwrap()));
+            assert_eq!(sig.r8.y, fr(s["r8y"].as_str().unwrap()));
+            assert_eq!(sig.s, Scalar::from_str(s["s"].as_str().unwrap()).unwrap());
+            let packed_r8 = PackedPoint(bytes32(s["packed_r8"].as_str().unwrap()));
+            assert_eq!(sig.r8.pack(), packed_r8);
+            assert!(pk.verify(msg, &sig));
+
+            let wire = sig.to_tx_signature(&pk);
+            assert_eq!(wire.pubkey, packed);
+            assert_eq!(wire.r, packed_r8);
+            assert_eq!(Signature::from_tx_signature(&wire), Ok((pk, sig)));
+            assert_eq!(verify_tx_signature(&wire, msg), Ok(pk));
+            assert_eq!(
+                verify_tx_signature(&wire, msg + Fr::one()),
+                Err(SignatureError::Invalid)
+            );
+        }
+    }
+}
+
+#[test]
+fn tampering_fails() {
+    let key = test_key();
+    let pk = key.public_key();
+    let msg = Fr::from(77u64);
+    let sig = key.sign(msg);
+    assert!(pk.verify(msg, &sig));
+    assert!(!pk.verify(msg + Fr::one(), &sig));
+    let bumped_s = Signature {
+        s: sig.s + Scalar::one(),
+        ..sig
+    };
+    assert!(!pk.verify(msg, &bumped_s));
+    let moved_r = Signature {
+        r8: sig.r8 + BASE8,
+        ..sig
+    };
+    assert!(!pk.verify(msg, &moved_r));
+    // R8 with a small-order component added: still on the curve, still wrong.
+    let torsion = Point {
+        x: Fr::ZERO,
+        y: -Fr::ONE,
+    };
+    assert!(!pk.verify(
+        msg,
+        &Signature {
+            r8: sig.r8 + torsion,
+            ..sig
+        }
+    ));
+    let off_curve = Signature {
+        r8: Point {
+            x: sig.r8.x + Fr::one(),
+            y: sig.r8.y,
+        },
+        ..sig
+    };
+    assert!(!pk.verify(msg, &off_curve));
+    let other = PrivateKey::from_bytes([9; 32]).public_key();
+    assert!(!other.verify(msg, &sig));
+}
+
+#[test]
+fn wire_decoding_errors() {
+    let key = test_key();
+    let pk = key.public_key();
+    let msg = Fr::from(5u64);
+    let wire = key.sign(msg).to_tx_signature(&pk);
+
+    // S = l is out of range, even though it is below 2^256.
+    let mut bad_s = wire;
+    bad_s.s = crate::babyjubjub::SUBGROUP_ORDER
+        .to_bytes_le()
+        .try_into()
+        .unwrap();
+    assert_eq!(
+        verify_tx_signature(&bad_s, msg),
+        Err(SignatureError::ScalarNotCanonical)
+    );
+
+    // y = 2 has no x on the curve (checked below), so it is no point at all.
+    let not_a_point = Point {
+        x: Fr::ZERO,
+        y: Fr::from(2u64),
+    }
+    .pack();
+    assert_eq!(Point::unpack(&not_a_point), None);
+    let mut bad_r = wire;
+    bad_r.r = not_a_point;
+    assert_eq!(verify_tx_signature(&bad_r, msg), Err(SignatureError::BadR));
+    let mut bad_key = wire;
+    bad_key.pubkey = not_a_point;
+    assert_eq!(
+        verify_tx_signature(&bad_key, msg),
+        Err(SignatureError::BadPublicKey)
+    );
+
+    // Small-order keys (here the identity and the point of order 2) are refused: with
+    // them, R8 = S * Base8 would verify for every message.
+    for weak in [
+        Point::IDENTITY,
+        Point {
+            x: Fr::ZERO,
+            y: -Fr::ONE,
+        },
+    ] {
+        let s = Scalar::from(1234u64);
+        let forged = Signature {
+            r8: crate::babyjubjub::mul_base8(&s),
+            s,
+        };
+        assert!(!PublicKey(weak).verify(msg, &forged));
+        let mut wire = forged.to_tx_signature(&PublicKey(weak));
+        assert_eq!(
+            verify_tx_signature(&wire, msg),
+            Err(SignatureError::BadPublicKey)
+        );
+        wire.pubkey = pk.to_packed();
+        assert_eq!(
+            verify_tx_signature(&wire, msg),
+            Err(SignatureError::Invalid)
+        );
+    }
+}
+
+#[test]
+fn private_key_debug_is_redacted() {
+    let key = PrivateKey::from_bytes([0xab; 32]);
+    let shown = format!("{key:?}");
+    assert!(!shown.to_lowercase().contains("ab"), "{shown}");
+    assert!(!shown.contains("171"), "{shown}");
+}
+
+#[test]
+fn message_hash_is_poseidon4() {
+    let fields = [1u64, 2, 3, 4].map(Fr::from);
+    assert_eq!(message_hash(&fields), poseidon::hash(&fields));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+
+    #[test]
+    fn sign_verify_round_trip(key in any::<[u8; 32]>(), msg in any::<[u8; 32]>()) {
+        let key = PrivateKey::from_bytes(key);
+        let msg = Fr::from_le_bytes_mod_order(&msg);
+        let pk = key.public_key();
+        let sig = key.sign(msg);
+        prop_assert!(pk.0.is_in_subgroup());
+        prop_assert!(pk.verify(msg, &sig));
+        let wire = sig.to_tx_signature(&pk);
+        prop_assert_eq!(verify_tx_signature(&wire, msg), Ok(pk));
+    }
+
+    #[test]
+    fn any_changed_byte_is_rejected(
+        key in any::<[u8; 32]>(),
+        field in 0usize..3,
+        byte in 0usize..32,
+        bit in 0u8..8,
+    ) {
+        let key = PrivateKey::from_bytes(key);
+        let msg = Fr::from(42u64);
+        let wire = key.sign(msg).to_tx_signature(&key.public_key());
+        let mut tampered = wire;
+        let target = match field {
+            0 => &mut tampered.pubkey.0,
+            1 => &mut tampered.r.0,
+            _ => &mut tampered.s,
+        };
+        target[byte] ^= 1 << bit;
+        prop_assert!(verify_tx_signature(&tampered, msg).is_err());
+    }
+}
+
+/// `cargo test --release -p causeway-crypto -- --ignored --nocapture`
+#[test]
+#[ignore]
+fn verify_timing() {
+    let key = test_key();
+    let msgs: Vec<Fr> = (0..2000u64).map(Fr::from).collect();
+    let wires: Vec<TxSignature> = msgs
+        .iter()
+        .map(|m| key.sign(*m).to_tx_signature(&key.public_key()))
+        .collect();
+    let start = std::time::Instant::now();
+    for (w, m) in wires.iter().zip(&msgs) {
+        assert!(verify_tx_signature(w, *m).is_ok());
+    }
+    println!(
+        "verify_tx_signature: {:?} per signature",
+        start.elapsed() / msgs.len() as u32
+    );
+    let pk = key.public_key();
+    let sigs: Vec<Signature> = wires
+        .iter()
+        .map(|w| Signature::from_tx_signature(w).unwrap().1)
+        .collect();
+    let start = std::time::Instant::now();
+    for (s, m) in sigs.iter().zip(&msgs) {
+        assert!(pk.verify(*m, s));
+    }
+    println!(
+        "PublicKey::verify (decoded): {:?} per signature",
+        start.elapsed() / msgs.len() as u32
+    );
+    let start = std::time::Instant::now();
+    for m in &msgs {
+        std::hint::black_box(key.sign(*m));
+    }
+    println!(
+        "sign: {:?} per signature",
+        start.elapsed() / msgs.len() as u32
+    );
+}

@@ -1,0 +1,172 @@
+//! Poseidon over the BN254 scalar field, bit-for-bit as circomlib's `Poseidon(n)` template and
+//! circomlibjs' `poseidon` compute it.
+//!
+//! Owns the hash that every Merkle node, account leaf and signed message of Causeway goes
+//! through, so it must agree with the circuits and with external tools exactly. The
+//! invariants it keeps:
+//!
+//! - Parameters are circomlib's: width `t = inputs + 1` (2..=17), x^5 S-box, 8 full rounds and
+//!   `PARTIAL_ROUNDS[t - 2]` partial rounds; the initial state is `[0, in_1, .., in_n]` and the
+//!   digest is `state[0]` after the permutation.
+//! - Round constants and MDS matrices are regenerated from the paper's Grain LFSR (the
+//!   `grain` submodule), once per width on first use, and turned into the equivalent
+//!   optimized form (the `optimized` submodule). Tests pin both against circomlibjs outputs
+//!   for every width.
+//! - Hashing never allocates: the state is a `[Fr; t]` on the stack.
+
+mod grain;
+mod optimized;
+
+use ark_ff::{Field, Zero};
+use causeway_primitives::Fr;
+use optimized::OptimizedParams;
+use std::sync::OnceLock;
+
+/// Largest number of inputs circomlib's Poseidon takes (width 17).
+pub const MAX_INPUTS: usize = 16;
+
+/// Full rounds for every width.
+const FULL_ROUNDS: usize = 8;
+
+/// Partial rounds for widths `t = 2..=17` (index `t - 2`), from circomlib.
+const PARTIAL_ROUNDS: [usize; MAX_INPUTS] = [
+    56, 57, 56, 60, 60, 63, 64, 63, 60, 66, 60, 65, 70, 60, 64, 68,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum PoseidonError {
+    #[error("Poseidon takes 1..={MAX_INPUTS} inputs, got {0}")]
+    InputCount(usize),
+}
+
+static PARAMS: [OnceLock<OptimizedParams>; MAX_INPUTS] = [const { OnceLock::new() }; MAX_INPUTS];
+
+/// The optimized parameters for `inputs` inputs, generated on first use.
+fn params(inputs: usize) -> &'static OptimizedParams {
+    PARAMS[inputs - 1].get_or_init(|| {
+        let t = inputs + 1;
+        let reference = grain::generate(t, FULL_ROUNDS, PARTIAL_ROUNDS[t - 2]);
+        OptimizedParams::new(&reference)
+    })
+}
+
+#[inline(always)]
+fn pow5(x: &mut Fr) {
+    let x2 = x.square();
+    let x4 = x2.square();
+    *x *= x4;
+}
+
+#[inline(always)]
+fn dense<const T: usize>(m: &[Fr], state: &[Fr; T]) -> [Fr; T] {
+    let mut out = [Fr::zero(); T];
+    for (o, row) in out.iter_mut().zip(m.chunks_exact(T)) {
+        let mut acc = row[0] * state[0];
+        for j in 1..T {
+            acc += row[j] * state[j];
+        }
+        *o = acc;
+    }
+    out
+}
+
+#[inline(always)]
+fn full_round<const T: usize>(p: &OptimizedParams, round: usize, state: &mut [Fr; T]) {
+    let constants = &p.full_constants[round * T..(round + 1) * T];
+    for (s, c) in state.iter_mut().zip(constants) {
+        *s += c;
+        pow5(s);
+    }
+    *state = dense(&p.mds, state);
+}
+
+/// The Poseidon permutation of width `T`, in optimized form.
+fn permute<const T: usize>(p: &OptimizedParams, state: &mut [Fr; T]) {
+    debug_assert_eq!(p.t, T);
+    debug_assert_eq!(p.partial_constants.len(), p.partial_rounds);
+    let half = p.half_full_rounds;
+    for round in 0..half {
+        full_round(p, round, state);
+    }
+    let (last_constant, constants) = p
+        .partial_constants
+        .split_last()
+        .expect("at least one partial round");
+    for (c, m) in constants.iter().zip(p.sparse.chunks_exact(2 * T - 1)) {
+        state[0] += c;
+        pow5(&mut state[0]);
+        let (row, w) = m[1..].split_at(T - 1);
+        let s0 = state[0];
+        let mut acc = m[0] * s0;
+        for j in 1..T {
+            acc += row[j - 1] * state[j];
+            state[j] += w[j - 1] * s0;
+        }
+        state[0] = acc;
+    }
+    state[0] += last_constant;
+    pow5(&mut state[0]);
+    *state = dense(&p.last_partial_mds, state);
+    for round in half..2 * half {
+        full_round(p, round, state);
+    }
+}
+
+#[inline(always)]
+fn hash_width<const T: usize>(inputs: &[Fr]) -> Fr {
+    let mut state = [Fr::zero(); T];
+    state[1..].copy_from_slice(inputs);
+    permute(params(T - 1), &mut state);
+    state[0]
+}
+
+/// Poseidon of 1..=16 inputs, or an error for any other count.
+pub fn try_hash(inputs: &[Fr]) -> Result<Fr, PoseidonError> {
+    Ok(match inputs.len() {
+        1 => hash_width::<2>(inputs),
+        2 => hash_width::<3>(inputs),
+        3 => hash_width::<4>(inputs),
+        4 => hash_width::<5>(inputs),
+        5 => hash_width::<6>(inputs),
+        6 => hash_width::<7>(inputs),
+        7 => hash_width::<8>(inputs),
+        8 => hash_width::<9>(inputs),
+        9 => hash_width::<10>(inputs),
+        10 => hash_width::<11>(inputs),
+        11 => hash_width::<12>(inputs),
+        12 => hash_width::<13>(inputs),
+        13 => hash_width::<14>(inputs),
+        14 => hash_width::<15>(inputs),
+        15 => hash_width::<16>(inputs),
+        16 => hash_width::<17>(inputs),
+        n => return Err(PoseidonError::InputCount(n)),
+    })
+}
+
+/// Poseidon of 1..=16 inputs.
+///
+/// # Panics
+/// If `inputs` is empty or longer than [`MAX_INPUTS`]: the input count is always fixed by the
+/// caller's data structure, so another count is a programming error. Use [`try_hash`] for
+/// counts that come from outside.
+pub fn hash(inputs: &[Fr]) -> Fr {
+    try_hash(inputs).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Poseidon of two inputs (width 3).
+pub fn hash2(inputs: &[Fr; 2]) -> Fr {
+    hash_width::<3>(inputs)
+}
+
+/// Poseidon of four inputs (width 5): the node hash of Causeway's quaternary Merkle trees.
+pub fn hash4(inputs: &[Fr; 4]) -> Fr {
+    hash_width::<5>(inputs)
+}
+
+/// Poseidon of five inputs (width 6): the EdDSA challenge `H(R8, A, msg)`.
+pub fn hash5(inputs: &[Fr; 5]) -> Fr {
+    hash_width::<6>(inputs)
+}
+
+#[cfg(test)]
+mod tests;

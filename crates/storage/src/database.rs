@@ -1,0 +1,612 @@
+//! [`Database`]: loading the state from redb, and committing blocks and batches to it.
+//!
+//! See the crate docs for the tables and the invariants; this module implements them.
+
+use crate::StorageError;
+use crate::codec::{
+    check_node_key, decode_account, decode_balance, decode_fr, decode_u32, decode_u64,
+    encode_account, encode_balance,
+};
+use crate::records::{self, BatchRecord, BlockRecord};
+use causeway_primitives::{AccountId, Address, MAX_BALANCE, TokenId, fr_to_be_bytes};
+use causeway_stf::{MemoryState, StateDiff, StateView};
+use causeway_tree::{ACCOUNT_TREE_HEIGHT, MemoryStore, NodeKey, TreeKey};
+use redb::{
+    Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
+};
+use std::collections::{HashMap, HashSet};
+use std::fmt::Display;
+use std::path::Path;
+
+/// The on-disk format this build reads and writes (`meta.version`).
+pub const FORMAT_VERSION: u32 = 1;
+/// The number of the first block; the state before it is the empty state.
+pub const FIRST_BLOCK: u64 = 1;
+/// The number of the first batch.
+pub const FIRST_BATCH: u64 = 1;
+
+const NODES_TABLE: &str = "nodes";
+const ACCOUNTS_TABLE: &str = "accounts";
+const BALANCES_TABLE: &str = "balances";
+const BLOCKS_TABLE: &str = "blocks";
+const BATCHES_TABLE: &str = "batches";
+const META_TABLE: &str = "meta";
+
+const NODES: TableDefinition<&[u8; 13], &[u8; 32]> = TableDefinition::new(NODES_TABLE);
+const ACCOUNTS: TableDefinition<u32, &[u8]> = TableDefinition::new(ACCOUNTS_TABLE);
+const BALANCES: TableDefinition<(u32, u16), &[u8; 16]> = TableDefinition::new(BALANCES_TABLE);
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new(BLOCKS_TABLE);
+const BATCHES: TableDefinition<u64, &[u8]> = TableDefinition::new(BATCHES_TABLE);
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new(META_TABLE);
+
+const META_VERSION: &str = "version";
+const META_LATEST_BLOCK: &str = "latest_block";
+const META_STATE_ROOT: &str = "state_root";
+const META_ACCOUNT_COUNT: &str = "account_count";
+
+/// Nodes are handed to the in-memory store in chunks so loading never holds two copies.
+const LOAD_CHUNK: usize = 1 << 16;
+
+const ROOT_KEY: NodeKey = NodeKey {
+    tree: TreeKey::Accounts,
+    height: ACCOUNT_TREE_HEIGHT,
+    index: 0,
+};
+
+/// The durable L2 state: an in-memory [`MemoryState`] backed by one redb file.
+///
+/// Reads of the state ([`state`](Self::state)) are served from memory; block and batch
+/// records are read from the file. Writes go to the file first and to memory only once the
+/// file has them (see the crate docs for the exact guarantees).
+pub struct Database {
+    db: redb::Database,
+    state: MemoryState,
+    latest_block: Option<u64>,
+    /// `(number, last_block)` of the latest batch.
+    latest_batch: Option<(u64, u64)>,
+    poisoned: bool,
+}
+
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("latest_block", &self.latest_block)
+            .field("latest_batch", &self.latest_batch)
+            .field("account_count", &self.state.account_count())
+            .field("poisoned", &self.poisoned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Database {
+    /// Opens the database at `path`, creating an empty one if the file does not exist, and
+    /// loads and checks the whole state.
+    ///
+    /// After a crash, redb first rolls back to the last complete commit. Then every record is
+    /// decoded and range-checked, and the latest block's recorded root must equal the
+    /// account-tree root; any failure is an error, never a panic. Fails with
+    /// [`StorageError::Db`] if the file is already open (here or in another process).
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
+        // The integrity check verifies every page checksum: without it, redb may panic on a
+        // file altered behind its back. Loading reads every page anyway.
+        let db = redb::Builder::new()
+            .set_check_integrity_on_open(true)
+            .create(path)?;
+        init(&db)?;
+        let Loaded {
+            state,
+            latest_block,
+            latest_batch,
+        } = load(&db)?;
+        Ok(Database {
+            db,
+            state,
+            latest_block,
+            latest_batch,
+            poisoned: false,
+        })
+    }
+
+    /// The state after the latest committed block.
+    pub fn state(&self) -> &MemoryState {
+        &self.state
+    }
+
+    /// The latest committed block, `None` before the first.
+    pub fn latest_block(&self) -> Option<u64> {
+        self.latest_block
+    }
+
+    /// The latest stored batch, `None` before the first.
+    pub fn latest_batch(&self) -> Option<u64> {
+        self.latest_batch.map(|(number, _)| number)
+    }
+
+    /// Durably commits `block` and the diff its execution produced, then applies the diff to
+    /// the in-memory state.
+    ///
+    /// Refused, with nothing written, unless `block.number` is the next block number,
+    /// `diff.old_root` is the current state root, the block's roots are the diff's, and the
+    /// diff fits the state (new accounts numbered consecutively from the current count up to
+    /// `diff.account_count`, balances of existing accounts and at most [`MAX_BALANCE`], node
+    /// keys inside their trees, and the written account-tree root equal to `diff.new_root`).
+    ///
+    /// On `Ok` the block is on disk. A [`StorageError::Db`] raised before redb's commit
+    /// changes nothing; one raised by the commit itself poisons the handle: the block may or
+    /// may not have reached the disk, and the in-memory state is the old one.
+    pub fn commit_block(
+        &mut self,
+        block: &BlockRecord,
+        diff: &StateDiff,
+    ) -> Result<(), StorageError> {
+        if self.poisoned {
+            return Err(StorageError::Poisoned);
+        }
+        self.check_block(block, diff)?;
+        let record = records::encode(block);
+
+        let txn = self.begin_durable_write()?;
+        {
+            let mut nodes = txn.open_table(NODES)?;
+            for (key, value) in &diff.nodes {
+                nodes.insert(&key.to_bytes(), &fr_to_be_bytes(value))?;
+            }
+            let mut accounts = txn.open_table(ACCOUNTS)?;
+            for (id, account) in &diff.accounts {
+                accounts.insert(id.get(), encode_account(account).as_slice())?;
+            }
+            let mut balances = txn.open_table(BALANCES)?;
+            for (&(account, token), &balance) in &diff.balances {
+                let key = (account.get(), token.get());
+                if balance == 0 {
+                    balances.remove(key)?;
+                } else {
+                    balances.insert(key, &encode_balance(balance))?;
+                }
+            }
+            txn.open_table(BLOCKS)?
+                .insert(block.number, record.as_slice())?;
+            let mut meta = txn.open_table(META)?;
+            meta.insert(META_LATEST_BLOCK, block.number.to_be_bytes().as_slice())?;
+            meta.insert(META_STATE_ROOT, fr_to_be_bytes(&diff.new_root).as_slice())?;
+            meta.insert(
+                META_ACCOUNT_COUNT,
+                diff.account_count.to_be_bytes().as_slice(),
+            )?;
+        }
+        self.commit(txn)?;
+
+        self.state.apply(diff);
+        self.latest_block = Some(block.number);
+        Ok(())
+    }
+
+    /// The committed block `number`, if there is one.
+    pub fn block(&self, number: u64) -> Result<Option<BlockRecord>, StorageError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BLOCKS)?;
+        let Some(bytes) = table.get(number)? else {
+            return Ok(None);
+        };
+        decode_block(number, bytes.value()).map(Some)
+    }
+
+    /// Durably stores `batch`.
+    ///
+    /// Refused, with nothing written, unless it is the next batch number, starts right after
+    /// the previous batch's last block (at [`FIRST_BLOCK`] for the first batch), ends at a
+    /// committed block no earlier than it starts, and carries the old root of its first block
+    /// and the new root of its last. A failure of redb's commit poisons the handle, as for
+    /// [`commit_block`](Self::commit_block).
+    pub fn put_batch(&mut self, batch: &BatchRecord) -> Result<(), StorageError> {
+        if self.poisoned {
+            return Err(StorageError::Poisoned);
+        }
+        let expected = self.latest_batch.map_or(FIRST_BATCH, |(n, _)| n + 1);
+        if batch.number != expected {
+            return Err(StorageError::BatchOutOfOrder {
+                expected,
+                got: batch.number,
+            });
+        }
+        let first_block = self.latest_batch.map_or(FIRST_BLOCK, |(_, last)| last + 1);
+        if batch.first_block != first_block {
+            return Err(StorageError::InvalidBatch(format!(
+                "batch {} starts at block {}, expected block {first_block}",
+                batch.number, batch.first_block
+            )));
+        }
+        if batch.last_block < batch.first_block
+            || self
+                .latest_block
+                .is_none_or(|latest| batch.last_block > latest)
+        {
+            return Err(StorageError::InvalidBatch(format!(
+                "batch {} covers blocks {}..={}, but blocks up to {:?} are committed",
+                batch.number, batch.first_block, batch.last_block, self.latest_block
+            )));
+        }
+        let first = self.committed_block(batch.first_block)?;
+        let last = self.committed_block(batch.last_block)?;
+        if batch.old_root != first.old_root || batch.new_root != last.new_root {
+            return Err(StorageError::InvalidBatch(format!(
+                "batch {} roots differ from those of blocks {} and {}",
+                batch.number, batch.first_block, batch.last_block
+            )));
+        }
+        let record = records::encode(batch);
+
+        let txn = self.begin_durable_write()?;
+        txn.open_table(BATCHES)?
+            .insert(batch.number, record.as_slice())?;
+        self.commit(txn)?;
+
+        self.latest_batch = Some((batch.number, batch.last_block));
+        Ok(())
+    }
+
+    /// The stored batch `number`, if there is one.
+    pub fn batch(&self, number: u64) -> Result<Option<BatchRecord>, StorageError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BATCHES)?;
+        let Some(bytes) = table.get(number)? else {
+            return Ok(None);
+        };
+        decode_batch(number, bytes.value()).map(Some)
+    }
+
+    fn check_block(&self, block: &BlockRecord, diff: &StateDiff) -> Result<(), StorageError> {
+        let expected = self.latest_block.map_or(FIRST_BLOCK, |n| n + 1);
+        if block.number != expected {
+            return Err(StorageError::BlockOutOfOrder {
+                expected,
+                got: block.number,
+            });
+        }
+        let current = self.state.root();
+        if diff.old_root != current {
+            return Err(StorageError::OldRootMismatch {
+                current,
+                diff: diff.old_root,
+            });
+        }
+        let invalid = |reason: String| Err(StorageError::InvalidBlock(reason));
+        if block.old_root != diff.old_root || block.new_root != diff.new_root {
+            return invalid(format!(
+                "block {} roots differ from its diff's",
+                block.number
+            ));
+        }
+
+        let mut next_new = self.state.account_count();
+        let mut addresses = HashSet::with_capacity(diff.accounts.len());
+        for (&id, account) in &diff.accounts {
+            let existing = self.state.account(id);
+            if existing.is_none() {
+                if id.get() != next_new {
+                    return invalid(format!(
+                        "account {id} created out of order: the next new account is {next_new}"
+                    ));
+                }
+                next_new += 1;
+            }
+            // Addresses are immutable and unique: the address index rebuilt on load must be
+            // the one in memory, or the file would not reopen.
+            if existing.is_some_and(|old| old.address != account.address) {
+                return invalid(format!("account {id} changes its address"));
+            }
+            let owner = self.state.account_id(&account.address);
+            if owner.is_some_and(|owner| owner != id) || !addresses.insert(account.address) {
+                return invalid(format!(
+                    "address {} given to account {id} is already used",
+                    account.address
+                ));
+            }
+        }
+        if next_new != diff.account_count {
+            return invalid(format!(
+                "diff says {} accounts, its accounts make {next_new}",
+                diff.account_count
+            ));
+        }
+        for (&(account, token), &balance) in &diff.balances {
+            if account.get() >= diff.account_count {
+                return invalid(format!("balance of missing account {}", account.get()));
+            }
+            if balance > MAX_BALANCE {
+                return invalid(format!(
+                    "balance {balance} of account {} token {} above the maximum",
+                    account.get(),
+                    token.get()
+                ));
+            }
+        }
+        let mut root_written = None;
+        for (key, value) in &diff.nodes {
+            check_node_key(key, diff.account_count)
+                .map_err(|reason| StorageError::InvalidBlock(format!("node {key:?}: {reason}")))?;
+            if *key == ROOT_KEY {
+                root_written = Some(*value);
+            }
+        }
+        if root_written.unwrap_or(current) != diff.new_root {
+            return invalid("the diff's new root is not the root its nodes write".into());
+        }
+        Ok(())
+    }
+
+    /// A block that must exist because its number is at most the latest block.
+    fn committed_block(&self, number: u64) -> Result<BlockRecord, StorageError> {
+        self.block(number)?.ok_or_else(|| StorageError::Corrupt {
+            table: "blocks",
+            key: number.to_string(),
+            reason: "committed block missing".into(),
+        })
+    }
+
+    fn begin_durable_write(&self) -> Result<WriteTransaction, StorageError> {
+        begin_durable_write(&self.db)
+    }
+
+    /// Commits `txn`, poisoning the handle if redb fails: the outcome on disk is then unknown.
+    fn commit(&mut self, txn: WriteTransaction) -> Result<(), StorageError> {
+        txn.commit().map_err(|e| {
+            self.poisoned = true;
+            e.into()
+        })
+    }
+}
+
+/// A write transaction that is on disk when `commit` returns, using two-phase commit: redb's
+/// protection against a commit slot that checksums correctly but was only partly flushed.
+fn begin_durable_write(db: &redb::Database) -> Result<WriteTransaction, StorageError> {
+    let mut txn = db.begin_write()?;
+    txn.set_durability(Durability::Immediate)?;
+    txn.set_two_phase_commit(true);
+    Ok(txn)
+}
+
+/// Creates the tables and stamps the format version in a new file; checks it in an old one.
+fn init(db: &redb::Database) -> Result<(), StorageError> {
+    let txn = begin_durable_write(db)?;
+    let fresh = {
+        let nodes = txn.open_table(NODES)?;
+        let accounts = txn.open_table(ACCOUNTS)?;
+        let balances = txn.open_table(BALANCES)?;
+        let blocks = txn.open_table(BLOCKS)?;
+        let batches = txn.open_table(BATCHES)?;
+        let mut meta = txn.open_table(META)?;
+        match meta_get(&meta, META_VERSION, decode_u32)? {
+            Some(FORMAT_VERSION) => false,
+            Some(found) => {
+                return Err(StorageError::UnsupportedVersion {
+                    found,
+                    supported: FORMAT_VERSION,
+                });
+            }
+            None => {
+                let empty = nodes.is_empty()?
+                    && accounts.is_empty()?
+                    && balances.is_empty()?
+                    && blocks.is_empty()?
+                    && batches.is_empty()?
+                    && meta.is_empty()?;
+                if !empty {
+                    return Err(corrupt(META_TABLE, META_VERSION)(
+                        "missing in a non-empty database".into(),
+                    ));
+                }
+                meta.insert(META_VERSION, FORMAT_VERSION.to_be_bytes().as_slice())?;
+                true
+            }
+        }
+    };
+    if fresh {
+        txn.commit()?;
+    } else {
+        txn.abort()?;
+    }
+    Ok(())
+}
+
+struct Loaded {
+    state: MemoryState,
+    latest_block: Option<u64>,
+    latest_batch: Option<(u64, u64)>,
+}
+
+/// Reads and checks every table (crate docs, invariant 5).
+fn load(db: &redb::Database) -> Result<Loaded, StorageError> {
+    let txn = db.begin_read()?;
+
+    let meta = txn.open_table(META)?;
+    let latest_block = meta_get(&meta, META_LATEST_BLOCK, decode_u64)?;
+    let meta_root = meta_get(&meta, META_STATE_ROOT, decode_fr)?;
+    let account_count = meta_get(&meta, META_ACCOUNT_COUNT, decode_u32)?;
+    if latest_block.is_some() != meta_root.is_some()
+        || latest_block.is_some() != account_count.is_some()
+    {
+        return Err(corrupt(META_TABLE, META_LATEST_BLOCK)(
+            "latest block, state root and account count must be all present or all absent".into(),
+        ));
+    }
+    let account_count = account_count.unwrap_or(0);
+
+    let table = txn.open_table(ACCOUNTS)?;
+    let mut accounts = Vec::with_capacity(usize::try_from(table.len()?).unwrap_or(0));
+    let mut addresses: HashSet<Address> = HashSet::with_capacity(accounts.capacity());
+    for entry in table.iter()? {
+        let (key, value) = entry?;
+        let id = key.value();
+        let bad = corrupt(ACCOUNTS_TABLE, id);
+        if usize::try_from(id).ok() != Some(accounts.len()) {
+            return Err(bad(format!("expected account {} next", accounts.len())));
+        }
+        AccountId::new(id).map_err(|e| bad(e.to_string()))?;
+        let account = decode_account(value.value()).map_err(&bad)?;
+        if !addresses.insert(account.address) {
+            return Err(bad(format!("address {} used twice", account.address)));
+        }
+        accounts.push(account);
+    }
+    drop(addresses);
+    if u32::try_from(accounts.len()).ok() != Some(account_count) {
+        return Err(corrupt(META_TABLE, META_ACCOUNT_COUNT)(format!(
+            "{account_count} accounts recorded, {} stored",
+            accounts.len()
+        )));
+    }
+
+    let table = txn.open_table(BALANCES)?;
+    let mut balances = HashMap::with_capacity(usize::try_from(table.len()?).unwrap_or(0));
+    for entry in table.iter()? {
+        let (key, value) = entry?;
+        let (account, token) = key.value();
+        let bad = corrupt(BALANCES_TABLE, format!("({account}, {token})"));
+        if account >= account_count {
+            return Err(bad(format!("only {account_count} accounts exist")));
+        }
+        let account = AccountId::new(account).map_err(|e| bad(e.to_string()))?;
+        let token = TokenId::new(token).map_err(|e| bad(e.to_string()))?;
+        let balance = decode_balance(value.value()).map_err(&bad)?;
+        balances.insert((account, token), balance);
+    }
+
+    let table = txn.open_table(NODES)?;
+    let mut nodes = MemoryStore::new();
+    let mut chunk = Vec::with_capacity(LOAD_CHUNK);
+    for entry in table.iter()? {
+        let (key, value) = entry?;
+        let node = NodeKey::from_bytes(key.value());
+        let bad = corrupt(NODES_TABLE, format!("{node:?}"));
+        check_node_key(&node, account_count).map_err(&bad)?;
+        chunk.push((node, decode_fr(value.value()).map_err(&bad)?));
+        if chunk.len() == LOAD_CHUNK {
+            nodes.apply(&chunk);
+            chunk.clear();
+        }
+    }
+    nodes.apply(&chunk);
+    drop(chunk);
+
+    let blocks = txn.open_table(BLOCKS)?;
+    let first_stored = blocks.first()?.map(|(k, _)| k.value());
+    let last_stored = blocks.last()?.map(|(k, _)| k.value());
+    let block_count = blocks.len()?;
+    let state = match latest_block {
+        None => {
+            if last_stored.is_some() || !nodes.is_empty() || !balances.is_empty() {
+                return Err(corrupt(META_TABLE, META_LATEST_BLOCK)(
+                    "no block recorded, but blocks or state are stored".into(),
+                ));
+            }
+            MemoryState::from_parts(accounts, balances, nodes)
+        }
+        Some(latest) => {
+            let contiguous = first_stored == Some(FIRST_BLOCK)
+                && last_stored == Some(latest)
+                && latest
+                    .checked_sub(FIRST_BLOCK)
+                    .and_then(|d| d.checked_add(1))
+                    == Some(block_count);
+            if !contiguous {
+                return Err(corrupt(BLOCKS_TABLE, latest)(format!(
+                    "latest block {latest}, but {block_count} blocks stored from {first_stored:?} \
+                     to {last_stored:?}"
+                )));
+            }
+            let record = match blocks.get(latest)? {
+                Some(bytes) => decode_block(latest, bytes.value())?,
+                None => return Err(corrupt(BLOCKS_TABLE, latest)("missing".into())),
+            };
+            let state = MemoryState::from_parts(accounts, balances, nodes);
+            let tree = state.root();
+            for recorded in [record.new_root, meta_root.unwrap_or(record.new_root)] {
+                if recorded != tree {
+                    return Err(StorageError::RootMismatch {
+                        block: Some(latest),
+                        recorded,
+                        tree,
+                    });
+                }
+            }
+            state
+        }
+    };
+
+    let batches = txn.open_table(BATCHES)?;
+    let latest_batch = match batches.last()? {
+        None => None,
+        Some((key, bytes)) => {
+            let number = key.value();
+            let first = batches.first()?.map(|(k, _)| k.value());
+            let count = batches.len()?;
+            if first != Some(FIRST_BATCH)
+                || number
+                    .checked_sub(FIRST_BATCH)
+                    .and_then(|d| d.checked_add(1))
+                    != Some(count)
+            {
+                return Err(corrupt(BATCHES_TABLE, number)(format!(
+                    "{count} batches stored from {first:?} to {number}"
+                )));
+            }
+            let batch = decode_batch(number, bytes.value())?;
+            if latest_block.is_none_or(|latest| batch.last_block > latest) {
+                return Err(corrupt(BATCHES_TABLE, number)(format!(
+                    "covers blocks up to {}, beyond the latest block {latest_block:?}",
+                    batch.last_block
+                )));
+            }
+            Some((number, batch.last_block))
+        }
+    };
+
+    Ok(Loaded {
+        state,
+        latest_block,
+        latest_batch,
+    })
+}
+
+fn decode_block(number: u64, bytes: &[u8]) -> Result<BlockRecord, StorageError> {
+    let bad = corrupt(BLOCKS_TABLE, number);
+    let block: BlockRecord = records::decode(bytes).map_err(&bad)?;
+    if block.number != number {
+        return Err(bad(format!("record of block {} stored here", block.number)));
+    }
+    Ok(block)
+}
+
+fn decode_batch(number: u64, bytes: &[u8]) -> Result<BatchRecord, StorageError> {
+    let bad = corrupt(BATCHES_TABLE, number);
+    let batch: BatchRecord = records::decode(bytes).map_err(&bad)?;
+    if batch.number != number {
+        return Err(bad(format!("record of batch {} stored here", batch.number)));
+    }
+    Ok(batch)
+}
+
+fn meta_get<T>(
+    meta: &impl ReadableTable<&'static str, &'static [u8]>,
+    key: &'static str,
+    decode: fn(&[u8]) -> Result<T, String>,
+) -> Result<Option<T>, StorageError> {
+    match meta.get(key)? {
+        None => Ok(None),
+        Some(bytes) => decode(bytes.value())
+            .map(Some)
+            .map_err(corrupt(META_TABLE, key)),
+    }
+}
+
+/// Builds the [`StorageError::Corrupt`] for one record from a reason.
+fn corrupt(table: &'static str, key: impl Display) -> impl Fn(String) -> StorageError {
+    let key = key.to_string();
+    move |reason| StorageError::Corrupt {
+        table,
+        key: key.clone(),
+        reason,
+    }
+}
