@@ -255,7 +255,7 @@ fn bench_stf(a: &StfArgs) -> Result<(), BenchError> {
     let started = Instant::now();
     for (n, block) in ops.chunks(a.block_size).enumerate() {
         let t = Instant::now();
-        let checks = verify_signatures(block, &DOMAIN);
+        let checks = verify_signatures(block, &DOMAIN, db.state());
         if let Some(Err(e)) = checks.iter().find(|c| c.is_err()) {
             return Err(BenchError::Block(e.to_string()));
         }

@@ -21,6 +21,7 @@ pub mod poseidon;
 
 pub use eddsa::{
     PrivateKey, PublicKey, Signature, SignatureError, message_hash, verify_tx_signature,
+    verify_tx_signature_by,
 };
 
 #[cfg(test)]

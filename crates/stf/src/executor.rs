@@ -14,7 +14,7 @@ use crate::error::{BlockError, OpError};
 use crate::seal::{self, Sealed};
 use crate::state::StateView;
 use crate::witness::{WitnessBuilder, touched};
-use causeway_crypto::eddsa::verify_tx_signature;
+use causeway_crypto::eddsa::{verify_tx_signature, verify_tx_signature_by};
 use causeway_crypto::poseidon;
 use causeway_primitives::pubdata::{AuthKind, PubdataOp};
 use causeway_primitives::{
@@ -152,8 +152,8 @@ impl<'a, V: StateView> Executor<'a, V> {
         if sig == SignatureCheck::Unchecked {
             verify_tx_signature(signature, poseidon::hash4(&fields()))?;
         }
-        let signer = causeway_crypto::babyjubjub::Point::unpack(&signature.pubkey);
-        if signer.is_none_or(|p| p.x != registered.x || p.y != registered.y) {
+        // Packing the registered key is cheap; unpacking the signature's would cost a root.
+        if registered.packed() != signature.pubkey {
             return Err(OpError::WrongSigner(from));
         }
         if account.nonce != nonce {
@@ -340,17 +340,32 @@ fn recover_signer(sig: &[u8; 65], hash: &alloy_primitives::B256) -> Option<Addre
 
 /// Checks the EdDSA signatures of a block's L2 ops in parallel. Entry `i` is `Ok` for ops
 /// with a valid signature and for ops that carry none (priority ops, ChangePubKey).
-pub fn verify_signatures(ops: &[Op], domain: &Domain) -> Vec<Result<(), OpError>> {
+///
+/// `view` is only a shortcut: when the signature names the key the sender has registered in
+/// `view`, the decoded registered key is used instead of unpacking the wire key. Which key is
+/// the right signer is still decided by the executor, against the state at that op.
+pub fn verify_signatures<V: StateView>(
+    ops: &[Op],
+    domain: &Domain,
+    view: &V,
+) -> Vec<Result<(), OpError>> {
     ops.par_iter()
         .map(|op| {
-            let (sig, fields) = match op {
-                Op::Transfer(t) => (&t.signature, t.signing_fields(domain)),
-                Op::Withdraw(w) => (&w.signature, w.signing_fields(domain)),
+            let (from, sig, fields) = match op {
+                Op::Transfer(t) => (t.from, &t.signature, t.signing_fields(domain)),
+                Op::Withdraw(w) => (w.from, &w.signature, w.signing_fields(domain)),
                 _ => return Ok(()),
             };
-            verify_tx_signature(sig, poseidon::hash4(&fields))
-                .map(|_| ())
-                .map_err(OpError::from)
+            let msg = poseidon::hash4(&fields);
+            let registered = view
+                .account(from)
+                .and_then(|a| a.pubkey)
+                .filter(|k| k.packed() == sig.pubkey);
+            match registered {
+                Some(key) => verify_tx_signature_by(sig, &key.to_public_key(), msg),
+                None => verify_tx_signature(sig, msg).map(|_| ()),
+            }
+            .map_err(OpError::from)
         })
         .collect()
 }
@@ -362,7 +377,7 @@ pub fn apply_block<V: StateView>(
     ops: &[Op],
     mode: WitnessMode,
 ) -> Result<Sealed, BlockError> {
-    let checks = verify_signatures(ops, &ctx.domain);
+    let checks = verify_signatures(ops, &ctx.domain, view);
     let mut exec = Executor::new(view, ctx, mode);
     for (index, (op, check)) in ops.iter().zip(checks).enumerate() {
         check.map_err(|error| BlockError::InvalidOp { index, error })?;

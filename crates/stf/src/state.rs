@@ -9,8 +9,10 @@
 //! the owner of the state commits it ([`MemoryState::apply`], or the storage crate atomically).
 
 use ark_ff::PrimeField;
+use causeway_crypto::babyjubjub::Point;
+use causeway_crypto::eddsa::PublicKey;
 use causeway_crypto::poseidon;
-use causeway_primitives::{AccountId, Address, Balance, Fr, Nonce, TokenId};
+use causeway_primitives::{AccountId, Address, Balance, Fr, Nonce, PackedPoint, TokenId};
 use causeway_tree::{MemoryStore, NodeDiff, NodeKey, NodeStore, Poseidon, SparseMerkleTree};
 
 /// The trees of the state, hashed with circomlib Poseidon.
@@ -25,6 +27,24 @@ pub struct PubKey {
     pub x: Fr,
     #[serde(with = "fr_hex")]
     pub y: Fr,
+}
+
+impl PubKey {
+    /// circomlib's packed form, as signatures carry the key.
+    pub fn packed(&self) -> PackedPoint {
+        Point {
+            x: self.x,
+            y: self.y,
+        }
+        .pack()
+    }
+
+    pub fn to_public_key(&self) -> PublicKey {
+        PublicKey(Point {
+            x: self.x,
+            y: self.y,
+        })
+    }
 }
 
 /// Everything about an account except its balances.

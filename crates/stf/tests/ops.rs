@@ -501,3 +501,31 @@ fn replay_refuses_pubdata_that_does_not_apply() {
         Err(BlockError::Pubdata(_))
     ));
 }
+
+#[test]
+fn block_signature_checks_refuse_forgeries_on_the_registered_key_path() {
+    // apply_block checks signatures up front, using the sender's registered key when the
+    // signature names it: tampering must still be caught there.
+    let (state, users) = world(2, 1000);
+    let mut t = users[1].transfer(1, users[2].address, ETH, 10, 1, 1);
+    t.amount = 11;
+    let err = apply_block(&state, &ctx(0), &[Op::Transfer(t)], WitnessMode::Skip).unwrap_err();
+    assert!(matches!(
+        err,
+        BlockError::InvalidOp {
+            index: 0,
+            error: OpError::BadSignature(_)
+        }
+    ));
+    // A valid signature by another user's key, claiming to be from account 1.
+    let mut t = users[1].transfer(1, users[2].address, ETH, 10, 1, 1);
+    t.signature = users[2].sign(t.signing_fields(&DOMAIN));
+    let err = apply_block(&state, &ctx(0), &[Op::Transfer(t)], WitnessMode::Skip).unwrap_err();
+    assert_eq!(
+        err,
+        BlockError::InvalidOp {
+            index: 0,
+            error: OpError::WrongSigner(id(1))
+        }
+    );
+}

@@ -198,6 +198,27 @@ impl Signature {
     }
 }
 
+/// Verifies a wire signature over `msg` made by `key`, a key the caller already holds decoded
+/// (an account's registered key): skips the square root that unpacking the wire key costs.
+/// Refuses with [`SignatureError::BadPublicKey`] when the wire key is not `key`.
+pub fn verify_tx_signature_by(
+    sig: &TxSignature,
+    key: &PublicKey,
+    msg: Fr,
+) -> Result<(), SignatureError> {
+    let s =
+        Scalar::from_bigint(bigint_from_le(&sig.s)).ok_or(SignatureError::ScalarNotCanonical)?;
+    if key.to_packed() != sig.pubkey {
+        return Err(SignatureError::BadPublicKey);
+    }
+    let r8 = Point::unpack(&sig.r).ok_or(SignatureError::BadR)?;
+    if key.verify(msg, &Signature { r8, s }) {
+        Ok(())
+    } else {
+        Err(SignatureError::Invalid)
+    }
+}
+
 /// Decodes and verifies a wire signature over `msg`; on success returns the signer's key,
 /// which the caller must still match against the account's registered key.
 pub fn verify_tx_signature(sig: &TxSignature, msg: Fr) -> Result<PublicKey, SignatureError> {

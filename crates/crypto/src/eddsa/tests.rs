@@ -159,6 +159,31 @@ fn wire_decoding_errors() {
 }
 
 #[test]
+fn verify_by_known_key_agrees_with_full_verification() {
+    let key = test_key();
+    let pk = key.public_key();
+    let msg = Fr::from(42u64);
+    let wire = key.sign(msg).to_tx_signature(&pk);
+    assert_eq!(verify_tx_signature_by(&wire, &pk, msg), Ok(()));
+    assert_eq!(
+        verify_tx_signature_by(&wire, &pk, msg + Fr::one()),
+        Err(SignatureError::Invalid)
+    );
+    // The wire key must be the key the caller vouches for.
+    let other = PrivateKey::from_bytes([9; 32]).public_key();
+    assert_eq!(
+        verify_tx_signature_by(&wire, &other, msg),
+        Err(SignatureError::BadPublicKey)
+    );
+    let mut bad_s = wire;
+    bad_s.s = [0xff; 32];
+    assert_eq!(
+        verify_tx_signature_by(&bad_s, &pk, msg),
+        Err(SignatureError::ScalarNotCanonical)
+    );
+}
+
+#[test]
 fn private_key_debug_is_redacted() {
     let key = PrivateKey::from_bytes([0xab; 32]);
     let shown = format!("{key:?}");
