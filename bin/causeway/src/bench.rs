@@ -223,7 +223,8 @@ fn bench_stf(a: &StfArgs) -> Result<(), BenchError> {
                 nonce,
                 signature: TxSignature {
                     pubkey: causeway_primitives::PackedPoint([0; 32]),
-                    r: causeway_primitives::PackedPoint([0; 32]),
+                    r8_x: [0; 32],
+                    r8_y: [0; 32],
                     s: [0; 32],
                 },
             }

@@ -16,10 +16,10 @@
 
 use crate::CliError;
 use alloy_primitives::U256;
-use causeway_crypto::eddsa::{self, PrivateKey, PublicKey};
+use causeway_crypto::eddsa::{PrivateKey, PublicKey, Signature, SignatureError};
 use causeway_crypto::{l2key, poseidon};
 use causeway_primitives::pubdata::{self, AuthKind, PubdataOp};
-use causeway_primitives::{Fr, PackedPoint, TxSignature, fr_from_be_bytes, fr_to_be_bytes};
+use causeway_primitives::{Fr, PackedPoint, fr_from_be_bytes, fr_to_be_bytes};
 use clap::{Args, Subcommand};
 use std::io::Write;
 
@@ -137,32 +137,29 @@ pub fn run(command: &UtilCommand, out: &mut impl Write) -> Result<(), CliError> 
         UtilCommand::Sign(args) => {
             let key = PrivateKey::from_bytes(parse_fixed("private key", &args.private_key)?);
             let msg = parse_field_element("message", &args.message)?;
-            let public = key.public_key();
             let sig = key.sign(msg);
-            let wire = sig.to_tx_signature(&public);
+            let packed = sig.pack();
             line(out, "r8_x", &fr_decimal(&sig.r8.x))?;
             line(out, "r8_y", &fr_decimal(&sig.r8.y))?;
-            line(out, "s", &U256::from_le_bytes(wire.s).to_string())?;
-            line(
-                out,
-                "signature",
-                &format!("0x{}{}", hex::encode(wire.r.0), hex::encode(wire.s)),
-            )?;
+            let s: [u8; 32] = packed[32..].try_into().expect("64 = 32 + 32");
+            line(out, "s", &U256::from_le_bytes(s).to_string())?;
+            line(out, "signature", &format!("0x{}", hex::encode(packed)))?;
         }
         UtilCommand::Verify(args) => {
             let pubkey = PackedPoint(parse_fixed("public key", &args.public_key)?);
             // A key that cannot be a signer is bad input, not a failed check.
-            PublicKey::from_packed(&pubkey).map_err(CliError::PublicKey)?;
+            let key = PublicKey::from_packed(&pubkey).map_err(CliError::PublicKey)?;
             let msg = parse_field_element("message", &args.message)?;
             let sig: [u8; 64] = parse_fixed("signature", &args.signature)?;
-            let (r, s) = sig.split_at(32);
-            let wire = TxSignature {
-                pubkey,
-                r: PackedPoint(r.try_into().expect("64 = 32 + 32")),
-                s: s.try_into().expect("64 = 32 + 32"),
-            };
-            match eddsa::verify_tx_signature(&wire, msg) {
-                Ok(_) => writeln!(out, "valid")?,
+            let verdict = Signature::unpack(&sig).and_then(|sig| {
+                if key.verify(msg, &sig) {
+                    Ok(())
+                } else {
+                    Err(SignatureError::Invalid)
+                }
+            });
+            match verdict {
+                Ok(()) => writeln!(out, "valid")?,
                 Err(e) => {
                     writeln!(out, "invalid")?;
                     return Err(CliError::SignatureRejected(e));

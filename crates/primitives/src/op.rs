@@ -42,7 +42,10 @@ pub struct PackedPoint(pub [u8; 32]);
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TxSignature {
     pub pubkey: PackedPoint,
-    pub r: PackedPoint,
+    /// The point `R8`, coordinates as 32-byte little-endian field elements. Unpacked, because
+    /// decompressing a point costs every verifier a square root.
+    pub r8_x: [u8; 32],
+    pub r8_y: [u8; 32],
     /// The scalar `S`, 32 bytes little-endian, as circomlibjs writes it.
     pub s: [u8; 32],
 }
@@ -234,7 +237,8 @@ mod tests {
             nonce: 7,
             signature: TxSignature {
                 pubkey: PackedPoint([0; 32]),
-                r: PackedPoint([0; 32]),
+                r8_x: [0; 32],
+                r8_y: [0; 32],
                 s: [0; 32],
             },
         }

@@ -78,7 +78,8 @@ fn block_records_round_trip_every_op() {
     let (mut block, diff) = next_block(db.state(), 1);
     let signature = TxSignature {
         pubkey: PackedPoint([1; 32]),
-        r: PackedPoint([2; 32]),
+        r8_x: [2; 32],
+        r8_y: [3; 32],
         s: [3; 32],
     };
     let id = AccountId::new(0).unwrap();

@@ -174,27 +174,62 @@ impl PublicKey {
 }
 
 impl Signature {
-    /// The wire form: packed key, packed `R8`, `S` as 32 bytes little-endian.
+    /// The wire form: packed key, `R8` as two coordinates, `S`; all 32 bytes little-endian.
+    /// `R8` travels unpacked because decompressing it would cost every verifier a square root.
     pub fn to_tx_signature(&self, key: &PublicKey) -> TxSignature {
         TxSignature {
             pubkey: key.to_packed(),
-            r: self.r8.pack(),
-            s: self
-                .s
-                .into_bigint()
-                .to_bytes_le()
-                .try_into()
-                .expect("32-byte scalar"),
+            r8_x: fr_to_le(&self.r8.x),
+            r8_y: fr_to_le(&self.r8.y),
+            s: self.s_bytes(),
         }
     }
 
     /// Decodes the wire form, checking encodings only (not the signature itself).
     pub fn from_tx_signature(sig: &TxSignature) -> Result<(PublicKey, Signature), SignatureError> {
         let key = PublicKey::from_packed(&sig.pubkey)?;
-        let r8 = Point::unpack(&sig.r).ok_or(SignatureError::BadR)?;
+        Ok((key, Self::from_wire_parts(sig)?))
+    }
+
+    /// `R8` and `S` of a wire signature: canonical encodings, `R8` on the curve.
+    fn from_wire_parts(sig: &TxSignature) -> Result<Signature, SignatureError> {
         let s = Scalar::from_bigint(bigint_from_le(&sig.s))
             .ok_or(SignatureError::ScalarNotCanonical)?;
-        Ok((key, Signature { r8, s }))
+        let coordinate = |bytes: &[u8; 32]| Fr::from_bigint(bigint_from_le(bytes));
+        let r8 = match (coordinate(&sig.r8_x), coordinate(&sig.r8_y)) {
+            (Some(x), Some(y)) => Point { x, y },
+            _ => return Err(SignatureError::BadR),
+        };
+        if !r8.is_on_curve() {
+            return Err(SignatureError::BadR);
+        }
+        Ok(Signature { r8, s })
+    }
+
+    fn s_bytes(&self) -> [u8; 32] {
+        self.s
+            .into_bigint()
+            .to_bytes_le()
+            .try_into()
+            .expect("32-byte scalar")
+    }
+
+    /// circomlibjs' `packSignature`: packed `R8` followed by `S` little-endian.
+    pub fn pack(&self) -> [u8; 64] {
+        let mut out = [0u8; 64];
+        out[..32].copy_from_slice(&self.r8.pack().0);
+        out[32..].copy_from_slice(&self.s_bytes());
+        out
+    }
+
+    /// circomlibjs' `unpackSignature`, refusing non-canonical `S` and an `R8` off the curve.
+    pub fn unpack(bytes: &[u8; 64]) -> Result<Signature, SignatureError> {
+        let (r, s) = bytes.split_at(32);
+        let r8 = Point::unpack(&PackedPoint(r.try_into().expect("32 bytes")))
+            .ok_or(SignatureError::BadR)?;
+        let s = Scalar::from_bigint(bigint_from_le(s.try_into().expect("32 bytes")))
+            .ok_or(SignatureError::ScalarNotCanonical)?;
+        Ok(Signature { r8, s })
     }
 }
 
@@ -206,13 +241,11 @@ pub fn verify_tx_signature_by(
     key: &PublicKey,
     msg: Fr,
 ) -> Result<(), SignatureError> {
-    let s =
-        Scalar::from_bigint(bigint_from_le(&sig.s)).ok_or(SignatureError::ScalarNotCanonical)?;
+    let signature = Signature::from_wire_parts(sig)?;
     if key.to_packed() != sig.pubkey {
         return Err(SignatureError::BadPublicKey);
     }
-    let r8 = Point::unpack(&sig.r).ok_or(SignatureError::BadR)?;
-    if key.verify(msg, &Signature { r8, s }) {
+    if key.verify(msg, &signature) {
         Ok(())
     } else {
         Err(SignatureError::Invalid)
@@ -222,9 +255,9 @@ pub fn verify_tx_signature_by(
 /// Decodes and verifies a wire signature over `msg`; on success returns the signer's key,
 /// which the caller must still match against the account's registered key.
 pub fn verify_tx_signature(sig: &TxSignature, msg: Fr) -> Result<PublicKey, SignatureError> {
-    // The cheap range check first: it costs nothing, unpacking costs a square root.
-    Scalar::from_bigint(bigint_from_le(&sig.s)).ok_or(SignatureError::ScalarNotCanonical)?;
-    let (key, signature) = Signature::from_tx_signature(sig)?;
+    // The cheap checks first: unpacking the key costs a square root.
+    let signature = Signature::from_wire_parts(sig)?;
+    let key = PublicKey::from_packed(&sig.pubkey)?;
     if key.verify(msg, &signature) {
         Ok(key)
     } else {

@@ -42,7 +42,9 @@ fn matches_circomlibjs() {
 
             let wire = sig.to_tx_signature(&pk);
             assert_eq!(wire.pubkey, packed);
-            assert_eq!(wire.r, packed_r8);
+            assert_eq!(wire.r8_x, fr_to_le(&sig.r8.x));
+            assert_eq!(wire.r8_y, fr_to_le(&sig.r8.y));
+            assert_eq!(Signature::unpack(&sig.pack()), Ok(sig));
             assert_eq!(Signature::from_tx_signature(&wire), Ok((pk, sig)));
             assert_eq!(verify_tx_signature(&wire, msg), Ok(pk));
             assert_eq!(
@@ -121,8 +123,15 @@ fn wire_decoding_errors() {
     .pack();
     assert_eq!(Point::unpack(&not_a_point), None);
     let mut bad_r = wire;
-    bad_r.r = not_a_point;
+    bad_r.r8_y = fr_to_le(&Fr::from(2u64));
+    bad_r.r8_x = [0; 32];
     assert_eq!(verify_tx_signature(&bad_r, msg), Err(SignatureError::BadR));
+    let mut non_canonical_r = wire;
+    non_canonical_r.r8_x = [0xff; 32];
+    assert_eq!(
+        verify_tx_signature(&non_canonical_r, msg),
+        Err(SignatureError::BadR)
+    );
     let mut bad_key = wire;
     bad_key.pubkey = not_a_point;
     assert_eq!(
@@ -215,7 +224,7 @@ proptest! {
     #[test]
     fn any_changed_byte_is_rejected(
         key in any::<[u8; 32]>(),
-        field in 0usize..3,
+        field in 0usize..4,
         byte in 0usize..32,
         bit in 0u8..8,
     ) {
@@ -225,7 +234,8 @@ proptest! {
         let mut tampered = wire;
         let target = match field {
             0 => &mut tampered.pubkey.0,
-            1 => &mut tampered.r.0,
+            1 => &mut tampered.r8_x,
+            2 => &mut tampered.r8_y,
             _ => &mut tampered.s,
         };
         target[byte] ^= 1 << bit;

@@ -131,7 +131,8 @@ pub fn blank_signature() -> TxSignature {
     use causeway_primitives::PackedPoint;
     TxSignature {
         pubkey: PackedPoint([0; 32]),
-        r: PackedPoint([0; 32]),
+        r8_x: [0; 32],
+        r8_y: [0; 32],
         s: [0; 32],
     }
 }
