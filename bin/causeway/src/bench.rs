@@ -18,6 +18,8 @@ use causeway_stf::{
     StateView, WitnessMode, build_state_nodes, verify_signatures,
 };
 use causeway_storage::{BlockRecord, Database, StorageError};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use rayon::prelude::*;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -74,23 +76,6 @@ const DOMAIN: Domain = Domain {
     contract: Address::repeat_byte(0xcc),
 };
 const FUNDS: u128 = 1_000_000_000_000_000_000;
-
-/// splitmix64: deterministic, dependency-free randomness for picking senders and amounts.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 fn address(i: u32) -> Address {
     let mut a = [0u8; 20];
@@ -203,12 +188,12 @@ fn bench_stf(a: &StfArgs) -> Result<(), BenchError> {
 
     // Clients sign; not timed as node work.
     let t = Instant::now();
-    let mut rng = Rng(42);
+    let mut rng = StdRng::seed_from_u64(42);
     let mut nonces = vec![0u32; a.accounts as usize];
     let unsigned: Vec<Transfer> = (0..a.transfers)
         .map(|_| {
-            let from = rng.below(u64::from(a.accounts)) as u32;
-            let mut to = rng.below(u64::from(a.accounts)) as u32;
+            let from = rng.gen_range(0..a.accounts);
+            let mut to = rng.gen_range(0..a.accounts);
             if to == from {
                 to = (to + 1) % a.accounts;
             }
@@ -218,8 +203,8 @@ fn bench_stf(a: &StfArgs) -> Result<(), BenchError> {
                 from: account(from),
                 to: address(to),
                 token: TokenId::ETH,
-                amount: 1_000 + u128::from(rng.below(1_000)),
-                fee: 1 + u128::from(rng.below(100)),
+                amount: 1_000 + rng.gen_range(0..1_000u128),
+                fee: 1 + rng.gen_range(0..100u128),
                 nonce,
                 signature: TxSignature {
                     pubkey: causeway_primitives::PackedPoint([0; 32]),

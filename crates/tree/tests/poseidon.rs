@@ -3,25 +3,15 @@
 
 use causeway_primitives::Fr;
 use causeway_tree::{ARITY, MemoryStore, NodeHasher, Poseidon, SparseMerkleTree, empty_hashes};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use std::time::Instant;
 
-/// A fixed pseudo-random sequence (splitmix64), so runs are comparable and reproducible.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-
-    fn updates(&mut self, count: usize, leaves: u64) -> Vec<(u64, Fr)> {
-        (0..count)
-            .map(|_| (self.next() % leaves, Fr::from(self.next())))
-            .collect()
-    }
+/// `count` random `(index, value)` updates from a seeded generator, so runs are comparable.
+fn random_updates(rng: &mut StdRng, count: usize, leaves: u64) -> Vec<(u64, Fr)> {
+    (0..count)
+        .map(|_| (rng.gen_range(0..leaves), Fr::from(rng.r#gen::<u64>())))
+        .collect()
 }
 
 #[test]
@@ -38,8 +28,8 @@ fn empty_hashes_follow_poseidon() {
 fn account_tree_update_and_proofs() {
     let tree: SparseMerkleTree<Poseidon> = SparseMerkleTree::accounts();
     let mut store = MemoryStore::new();
-    let mut rng = SplitMix(1);
-    let updates = rng.updates(300, 1 << 24);
+    let mut rng = StdRng::seed_from_u64(1);
+    let updates = random_updates(&mut rng, 300, 1 << 24);
     let (root, diff) = tree.update(&store, &updates).unwrap();
     store.apply(&diff);
     assert_eq!(tree.root(&store), root);
@@ -76,7 +66,7 @@ fn bench_account_tree_batches() {
     let tree: SparseMerkleTree<Poseidon> = SparseMerkleTree::accounts();
     let _ = tree.empty_root(); // the empty-hash table is built once, outside the timings
     let mut store = MemoryStore::new();
-    let mut rng = SplitMix(7);
+    let mut rng = StdRng::seed_from_u64(7);
     let leaves = 1u64 << 24;
     let threads = rayon::current_num_threads();
 
@@ -93,7 +83,7 @@ fn bench_account_tree_batches() {
     );
 
     for (label, count) in [("insert", 100_000), ("update", 10_000)] {
-        let updates = rng.updates(count, leaves);
+        let updates = random_updates(&mut rng, count, leaves);
         let started = Instant::now();
         let (_, diff) = tree.update(&store, &updates).unwrap();
         let elapsed = started.elapsed();
