@@ -170,6 +170,12 @@ pub fn balance(state: &MemoryState, account: u32, tok: TokenId) -> Balance {
 /// Operator (account 0, the fee account) and `n` users with accounts 1..=n, each funded with
 /// `funds` of ETH and token 1, and with their L2 keys registered.
 pub fn world(n: u64, funds: Balance) -> (MemoryState, Vec<User>) {
+    let (state, users, _) = world_with_pubdata(n, funds);
+    (state, users)
+}
+
+/// As [`world`], also returning the pubdata of the blocks that built it.
+pub fn world_with_pubdata(n: u64, funds: Balance) -> (MemoryState, Vec<User>, Vec<Vec<u8>>) {
     let mut state = MemoryState::new();
     let users: Vec<User> = (0..=n).map(User::new).collect();
     let mut ops = Vec::new();
@@ -177,12 +183,12 @@ pub fn world(n: u64, funds: Balance) -> (MemoryState, Vec<User>) {
         ops.push(deposit(2 * i as u64, u.address, ETH, funds));
         ops.push(deposit(2 * i as u64 + 1, u.address, token(1), funds));
     }
-    commit(&mut state, &ctx(0), &ops);
+    let genesis = commit(&mut state, &ctx(0), &ops).pubdata();
     let cpks: Vec<Op> = users
         .iter()
         .enumerate()
         .map(|(i, u)| u.change_pubkey(i as u32, 0, 0))
         .collect();
-    commit(&mut state, &ctx(0), &cpks);
-    (state, users)
+    let keys = commit(&mut state, &ctx(0), &cpks).pubdata();
+    (state, users, vec![genesis, keys])
 }
