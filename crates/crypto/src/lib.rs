@@ -20,8 +20,8 @@ pub mod l2key;
 pub mod poseidon;
 
 pub use eddsa::{
-    PrivateKey, PublicKey, Signature, SignatureError, message_hash, verify_tx_signature,
-    verify_tx_signature_by,
+    PreparedKey, PrivateKey, PublicKey, Signature, SignatureError, message_hash,
+    verify_tx_signature, verify_tx_signature_by,
 };
 
 #[cfg(test)]

@@ -542,3 +542,25 @@ fn block_signature_checks_refuse_forgeries_on_the_registered_key_path() {
         }
     );
 }
+
+#[test]
+fn block_signature_checks_refuse_forgeries_on_the_prepared_key_path() {
+    // Five ops signed by one key: its table is precomputed for the block, and a tampered op
+    // among them is still refused, at its own index.
+    let (state, users) = world(2, 1000);
+    let mut ops: Vec<Op> = (1..=5)
+        .map(|n| Op::Transfer(users[1].transfer(1, users[2].address, ETH, 10, 1, n)))
+        .collect();
+    assert!(apply_block(&state, &ctx(0), &ops, WitnessMode::Skip).is_ok());
+    if let Op::Transfer(t) = &mut ops[3] {
+        t.fee = 2;
+    }
+    let err = apply_block(&state, &ctx(0), &ops, WitnessMode::Skip).unwrap_err();
+    assert!(matches!(
+        err,
+        BlockError::InvalidOp {
+            index: 3,
+            error: OpError::BadSignature(_)
+        }
+    ));
+}

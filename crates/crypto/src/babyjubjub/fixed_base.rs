@@ -1,9 +1,11 @@
-//! Multiplication of the generator [`BASE8`] by a scalar, from a table built once.
+//! Multiplication of a fixed point by a scalar, from a table built once for that point.
 //!
-//! Owns the table `TABLE[i][j] = (j + 1) * 16^i * BASE8` for 64 radix-16 windows and
+//! Owns [`FixedBase`]: the table `table[i][j] = (j + 1) * 16^i * P` for 64 radix-16 windows and
 //! `j < 8`. A scalar below `2^252` is recoded into signed digits in `[-8, 8]`, so one
-//! multiplication is at most 64 mixed additions and no doublings. The table is 64 * 8 affine
-//! points (48 KiB) and is built on first use in a few milliseconds.
+//! multiplication is at most 64 mixed additions and no doublings. A table is 64 * 8 affine
+//! points (48 KiB) and costs about as much to build as three variable-base multiplications:
+//! the generator [`BASE8`] has one for the whole process, and a verifier builds one for a key
+//! that signs many ops in a block.
 
 use super::extended::{AffineCached, Extended};
 use super::{BASE8, Point};
@@ -16,11 +18,35 @@ const ENTRIES: usize = 8;
 
 type Table = [[AffineCached; ENTRIES]; WINDOWS];
 
-static TABLE: OnceLock<Box<Table>> = OnceLock::new();
+/// Precomputed multiples of one point, for multiplications by scalars below `2^252`.
+#[derive(Clone)]
+pub struct FixedBase(Box<Table>);
 
-fn build() -> Box<Table> {
+impl std::fmt::Debug for FixedBase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FixedBase(..)")
+    }
+}
+
+static BASE8_TABLE: OnceLock<FixedBase> = OnceLock::new();
+
+impl FixedBase {
+    pub fn new(base: &Point) -> Self {
+        FixedBase(build(base))
+    }
+
+    /// `k * P` for `k < 2^252`.
+    ///
+    /// # Panics
+    /// If `k >= 2^252`.
+    pub(crate) fn mul(&self, k: &BigInt<4>) -> Extended {
+        mul(&self.0, k)
+    }
+}
+
+fn build(base: &Point) -> Box<Table> {
     let mut points = Vec::with_capacity(WINDOWS * ENTRIES);
-    let mut window_base = Extended::from_affine(&BASE8);
+    let mut window_base = Extended::from_affine(base);
     for _ in 0..WINDOWS {
         let mut multiple = window_base;
         for _ in 0..ENTRIES {
@@ -48,8 +74,11 @@ fn build() -> Box<Table> {
 /// # Panics
 /// If `k >= 2^252`.
 pub(crate) fn mul_base8(k: &BigInt<4>) -> Extended {
+    BASE8_TABLE.get_or_init(|| FixedBase::new(&BASE8)).mul(k)
+}
+
+fn mul(table: &Table, k: &BigInt<4>) -> Extended {
     assert!(k.0[3] >> 60 == 0, "fixed-base scalar must be below 2^252");
-    let table = TABLE.get_or_init(build);
     let bytes = k.to_bytes_le();
     let mut result = Extended::IDENTITY;
     let mut carry = 0i8;

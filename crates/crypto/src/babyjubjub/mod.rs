@@ -22,6 +22,7 @@ use ark_ff::fields::{Fp256, MontBackend, MontConfig};
 use ark_ff::{AdditiveGroup, BigInt, BigInteger, Field, MontFp, PrimeField, Zero};
 use causeway_primitives::{Fr, PackedPoint};
 pub(crate) use extended::Extended;
+pub use fixed_base::FixedBase;
 use std::ops::{Add, Neg};
 
 /// The curve coefficient `a`.

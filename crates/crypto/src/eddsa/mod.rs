@@ -155,21 +155,77 @@ impl PublicKey {
 
     /// circomlibjs' `verifyPoseidon`, plus the refusal of small-order keys.
     pub fn verify(&self, msg: Fr, sig: &Signature) -> bool {
-        let a = &self.0;
-        if !a.is_on_curve() || !sig.r8.is_on_curve() {
+        if !self.0.is_on_curve() {
             return false;
         }
         let eight_a = self.eight_a();
-        if eight_a.is_identity() {
-            return false;
+        !eight_a.is_identity()
+            && verify_equation(&self.0, msg, sig, |minus_hm| eight_a.mul_bigint(minus_hm))
+    }
+
+    /// Precomputes multiples of `8 * A` so that each later verification saves its only
+    /// variable-base multiplication. Worth it for a key with more than about three signatures
+    /// to check; `None` for a key [`Self::verify`] would refuse anyway.
+    pub fn prepare(&self) -> Option<PreparedKey> {
+        let eight_a = self.eight_a();
+        if !self.0.is_on_curve() || eight_a.is_identity() {
+            return None;
         }
-        let hm = challenge(&sig.r8, a, msg);
-        // 8*A lies in the order-l subgroup, so hm may be reduced mod l; the equation is
-        // checked as S*Base8 + (-hm)*(8*A) == R8, without an inversion.
-        let minus_hm = -Scalar::from_le_bytes_mod_order(&fr_to_le(&hm));
-        let lhs = babyjubjub::mul_base8_extended(&sig.s.into_bigint())
-            .add(&eight_a.mul_bigint(&minus_hm.into_bigint()));
-        lhs.equals_affine(&sig.r8)
+        Some(PreparedKey {
+            key: *self,
+            packed: self.to_packed(),
+            eight_a: babyjubjub::FixedBase::new(&eight_a.to_affine()),
+        })
+    }
+}
+
+/// `S*Base8 + (-hm)*(8*A) == R8`, given how to multiply `8*A`. Because 8*A lies in the
+/// order-l subgroup, hm may be reduced mod l, and the check needs no inversion.
+fn verify_equation(
+    a: &Point,
+    msg: Fr,
+    sig: &Signature,
+    mul_eight_a: impl FnOnce(&BigInt<4>) -> babyjubjub::Extended,
+) -> bool {
+    if !sig.r8.is_on_curve() {
+        return false;
+    }
+    let hm = challenge(&sig.r8, a, msg);
+    let minus_hm = -Scalar::from_le_bytes_mod_order(&fr_to_le(&hm));
+    let lhs = babyjubjub::mul_base8_extended(&sig.s.into_bigint())
+        .add(&mul_eight_a(&minus_hm.into_bigint()));
+    lhs.equals_affine(&sig.r8)
+}
+
+/// A valid public key with a precomputed table of `8 * A` (see [`PublicKey::prepare`]).
+/// Verifies exactly what [`PublicKey::verify`] verifies.
+#[derive(Debug, Clone)]
+pub struct PreparedKey {
+    key: PublicKey,
+    packed: PackedPoint,
+    eight_a: babyjubjub::FixedBase,
+}
+
+impl PreparedKey {
+    pub fn public_key(&self) -> &PublicKey {
+        &self.key
+    }
+
+    pub fn verify(&self, msg: Fr, sig: &Signature) -> bool {
+        verify_equation(&self.key.0, msg, sig, |minus_hm| self.eight_a.mul(minus_hm))
+    }
+
+    /// As [`verify_tx_signature_by`], with the precomputed key.
+    pub fn verify_tx_signature(&self, sig: &TxSignature, msg: Fr) -> Result<(), SignatureError> {
+        let signature = Signature::from_wire_parts(sig)?;
+        if self.packed != sig.pubkey {
+            return Err(SignatureError::BadPublicKey);
+        }
+        if self.verify(msg, &signature) {
+            Ok(())
+        } else {
+            Err(SignatureError::Invalid)
+        }
     }
 }
 

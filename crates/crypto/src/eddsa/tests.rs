@@ -193,6 +193,33 @@ fn verify_by_known_key_agrees_with_full_verification() {
 }
 
 #[test]
+fn prepared_key_refuses_what_verify_refuses() {
+    // A small-order key cannot be prepared: verify would refuse every signature under it.
+    let small_order = PublicKey(Point {
+        x: Fr::ZERO,
+        y: -Fr::one(),
+    });
+    assert!(small_order.0.is_on_curve());
+    assert!(small_order.prepare().is_none());
+    let key = test_key();
+    let prepared = key.public_key().prepare().unwrap();
+    let wire = key.sign(Fr::from(5u64)).to_tx_signature(&key.public_key());
+    assert_eq!(prepared.verify_tx_signature(&wire, Fr::from(5u64)), Ok(()));
+    assert_eq!(
+        prepared.verify_tx_signature(&wire, Fr::from(6u64)),
+        Err(SignatureError::Invalid)
+    );
+    let other = PrivateKey::from_bytes([3; 32])
+        .public_key()
+        .prepare()
+        .unwrap();
+    assert_eq!(
+        other.verify_tx_signature(&wire, Fr::from(5u64)),
+        Err(SignatureError::BadPublicKey)
+    );
+}
+
+#[test]
 fn private_key_debug_is_redacted() {
     let key = PrivateKey::from_bytes([0xab; 32]);
     let shown = format!("{key:?}");
@@ -208,6 +235,23 @@ fn message_hash_is_poseidon4() {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(32))]
+
+    /// The precomputed path verifies exactly what the plain path verifies, for valid
+    /// signatures and for signatures of other messages or with R shifted by a small-order point.
+    #[test]
+    fn prepared_verify_matches_verify(key in any::<[u8; 32]>(), msg in any::<u64>(), other in any::<u64>(), shift in 0usize..3) {
+        let key = PrivateKey::from_bytes(key);
+        let pk = key.public_key();
+        let prepared = pk.prepare().unwrap();
+        let mut sig = key.sign(Fr::from(msg));
+        if shift > 0 {
+            // (0, -1) has order 2; adding it to R breaks the cofactorless equation.
+            sig.r8 = sig.r8 + Point { x: Fr::ZERO, y: -Fr::one() };
+        }
+        for m in [msg, other] {
+            prop_assert_eq!(prepared.verify(Fr::from(m), &sig), pk.verify(Fr::from(m), &sig));
+        }
+    }
 
     #[test]
     fn sign_verify_round_trip(key in any::<[u8; 32]>(), msg in any::<[u8; 32]>()) {
