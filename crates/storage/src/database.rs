@@ -610,3 +610,29 @@ fn corrupt(table: &'static str, key: impl Display) -> impl Fn(String) -> Storage
         reason,
     }
 }
+
+/// Reads are served from the in-memory copy of what the file holds, which [`Database::open`]
+/// checked against the stored root and every commit keeps equal to the file.
+impl causeway_tree::NodeStore for Database {
+    fn node(&self, key: &NodeKey) -> Option<causeway_primitives::Fr> {
+        self.state.node(key)
+    }
+}
+
+impl StateView for Database {
+    fn account(&self, id: AccountId) -> Option<causeway_stf::AccountState> {
+        self.state.account(id)
+    }
+
+    fn account_id(&self, address: &Address) -> Option<AccountId> {
+        self.state.account_id(address)
+    }
+
+    fn balance(&self, id: AccountId, token: TokenId) -> causeway_primitives::Balance {
+        self.state.balance(id, token)
+    }
+
+    fn account_count(&self) -> u32 {
+        self.state.account_count()
+    }
+}

@@ -558,3 +558,25 @@ fn second_open_of_one_file_is_refused() {
     let err = Database::open(db_path(&dir)).expect_err("the file is locked");
     assert!(matches!(err, StorageError::Db(_)), "{err}");
 }
+
+#[test]
+fn the_database_is_a_state_view_of_what_it_stored() {
+    use causeway_stf::StateView;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("view.redb");
+    let (root, count) = {
+        let mut db = Database::open(&path).unwrap();
+        for number in 1..=3 {
+            let (block, diff) = support::next_block(db.state(), number);
+            db.commit_block(&block, &diff).unwrap();
+        }
+        (db.state().root(), db.state().account_count())
+    };
+    let db = Database::open(&path).unwrap();
+    assert_eq!(StateView::root(&db), root);
+    assert_eq!(db.account_count(), count);
+    for (id, account) in db.state().accounts() {
+        assert_eq!(db.account(id).as_ref(), Some(account));
+        assert_eq!(db.account_id(&account.address), Some(id));
+    }
+}
