@@ -16,7 +16,7 @@ const FIELD_BITS: u32 = 254;
 /// The unoptimized parameters of one Poseidon width, exactly as the reference generator
 /// emits them.
 #[derive(Debug, Clone)]
-pub(crate) struct ReferenceParams {
+pub struct ReferenceParams {
     pub t: usize,
     pub full_rounds: usize,
     pub partial_rounds: usize,
