@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The project's test command: formatting, lints, and every test of the workspace.
-# Needs only a Rust toolchain (cargo, rustfmt, clippy); dependencies come from crates.io.
+# The project's test command: formatting, lints, every test of the workspace, and the L1
+# contracts' forge tests.
+# Needs a Rust toolchain (cargo, rustfmt, clippy) and Node.js with npm (for the L1 contracts);
+# dependencies come from crates.io and the npm registry.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,3 +12,14 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
+
+# L1 contracts: the pinned toolchain (package.json: solc, forge, anvil, cast) installs into
+# node_modules/ on first use or when package.json or package-lock.json changed. `npm install`,
+# not `npm ci`: the lock is generated on one platform and lists only its native binaries.
+echo "== forge test (contracts/)"
+if [ ! -d node_modules ] || [ package.json -nt node_modules ] || [ package-lock.json -nt node_modules ]; then
+    npm install --no-audit --no-fund
+    touch node_modules
+fi
+PATH="$PWD/node_modules/.bin:$PATH"
+(cd contracts && forge test)

@@ -43,8 +43,7 @@ static PARAMS: [OnceLock<OptimizedParams>; MAX_INPUTS] = [const { OnceLock::new(
 
 pub use grain::ReferenceParams;
 
-static REFERENCE: [OnceLock<ReferenceParams>; MAX_INPUTS] =
-    [const { OnceLock::new() }; MAX_INPUTS];
+static REFERENCE: [OnceLock<ReferenceParams>; MAX_INPUTS] = [const { OnceLock::new() }; MAX_INPUTS];
 
 /// circomlib's parameters for `inputs` inputs (1..=16) in their textbook form: round constants
 /// and MDS matrix, round by round. What a circuit or an L1 contract implementing the same
@@ -53,7 +52,10 @@ static REFERENCE: [OnceLock<ReferenceParams>; MAX_INPUTS] =
 /// # Panics
 /// If `inputs` is not in `1..=16`.
 pub fn reference_params(inputs: usize) -> &'static ReferenceParams {
-    assert!((1..=MAX_INPUTS).contains(&inputs), "Poseidon takes 1..={MAX_INPUTS} inputs");
+    assert!(
+        (1..=MAX_INPUTS).contains(&inputs),
+        "Poseidon takes 1..={MAX_INPUTS} inputs"
+    );
     REFERENCE[inputs - 1].get_or_init(|| {
         let t = inputs + 1;
         grain::generate(t, FULL_ROUNDS, PARTIAL_ROUNDS[t - 2])

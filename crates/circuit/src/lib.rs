@@ -1,0 +1,15 @@
+//! Causeway's R1CS circuits over BN254 (arkworks 0.5).
+//!
+//! Owns the gadgets a batch circuit is built from, each the in-circuit twin of a native
+//! function and tested against it:
+//! - [`poseidon`]: circomlib's Poseidon for 1..=16 inputs, equal to
+//!   `causeway_crypto::poseidon::hash`;
+//! - [`merkle`]: 4-ary Merkle paths and leaf updates, equal to `causeway_tree::MerkleProof`'s
+//!   root computations.
+//!
+//! Like the rest of the pure core, nothing here does IO. Gadgets report only arkworks'
+//! `SynthesisError`; a statement that is false makes the constraint system unsatisfied rather
+//! than returning an error, so a prover cannot talk its way past a check.
+
+pub mod merkle;
+pub mod poseidon;
