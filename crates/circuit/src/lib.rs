@@ -5,11 +5,17 @@
 //! - [`poseidon`]: circomlib's Poseidon for 1..=16 inputs, equal to
 //!   `causeway_crypto::poseidon::hash`;
 //! - [`merkle`]: 4-ary Merkle paths and leaf updates, equal to `causeway_tree::MerkleProof`'s
-//!   root computations.
+//!   root computations;
+//! - [`babyjubjub`]: Baby Jubjub points (circomlib's twisted Edwards form), the group law and
+//!   fixed- and variable-base scalar multiplication, matching `causeway_crypto::babyjubjub`;
+//! - [`eddsa`]: EdDSA-Poseidon signature verification, accepting exactly what
+//!   `causeway_crypto::eddsa::PublicKey::verify` accepts.
 //!
 //! Like the rest of the pure core, nothing here does IO. Gadgets report only arkworks'
 //! `SynthesisError`; a statement that is false makes the constraint system unsatisfied rather
 //! than returning an error, so a prover cannot talk its way past a check.
 
+pub mod babyjubjub;
+pub mod eddsa;
 pub mod merkle;
 pub mod poseidon;
