@@ -11,7 +11,7 @@ use crate::executor::Receipt;
 use crate::state::Tree;
 use crate::state::{StateDiff, StateView};
 use crate::witness::{BlockWitness, WitnessBuilder};
-use causeway_primitives::pubdata::{PubdataOp, encode};
+use causeway_primitives::pubdata::PubdataOp;
 use causeway_primitives::{AccountId, Balance, Fr, TokenId, checked_add};
 use causeway_tree::NodeDiff;
 use rayon::prelude::*;
@@ -35,7 +35,11 @@ impl Sealed {
 
     /// The block's pubdata.
     pub fn pubdata(&self) -> Vec<u8> {
-        encode(&self.executed())
+        let mut out = Vec::new();
+        for receipt in &self.receipts {
+            receipt.executed.encode_into(&mut out);
+        }
+        out
     }
 }
 
