@@ -6,6 +6,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The pinned L1 toolchain (package.json: solc, forge, anvil, cast, snarkjs) installs into
+# node_modules/ on first use or when package.json or package-lock.json changed. `npm install`,
+# not `npm ci`: the lock is generated on one platform and lists only its native binaries.
+echo "== npm install (when needed)"
+if [ ! -d node_modules ] || [ package.json -nt node_modules ] || [ package-lock.json -nt node_modules ]; then
+    npm install --no-audit --no-fund
+    touch node_modules
+fi
+PATH="$PWD/node_modules/.bin:$PATH"
+
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy"
@@ -13,13 +23,5 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
 
-# L1 contracts: the pinned toolchain (package.json: solc, forge, anvil, cast) installs into
-# node_modules/ on first use or when package.json or package-lock.json changed. `npm install`,
-# not `npm ci`: the lock is generated on one platform and lists only its native binaries.
 echo "== forge test (contracts/)"
-if [ ! -d node_modules ] || [ package.json -nt node_modules ] || [ package-lock.json -nt node_modules ]; then
-    npm install --no-audit --no-fund
-    touch node_modules
-fi
-PATH="$PWD/node_modules/.bin:$PATH"
 (cd contracts && forge test)

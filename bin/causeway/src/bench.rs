@@ -34,6 +34,8 @@ pub struct BenchArgs {
 enum BenchTarget {
     /// Signed transfers through signature checks, execution, root updates and persistence.
     Stf(StfArgs),
+    /// One batch proof of signed transfers: constraints, witness, setup, proof, memory.
+    Prove(crate::bench_prove::ProveBenchArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -63,11 +65,14 @@ pub enum BenchError {
     Block(String),
     #[error("invalid arguments: {0}")]
     Args(&'static str),
+    #[error(transparent)]
+    Prove(#[from] crate::prove::ProveError),
 }
 
 pub fn run(args: &BenchArgs) -> Result<(), BenchError> {
     match &args.target {
         BenchTarget::Stf(a) => bench_stf(a),
+        BenchTarget::Prove(a) => crate::bench_prove::run(a).map_err(BenchError::from),
     }
 }
 
@@ -236,6 +241,7 @@ fn bench_stf(a: &StfArgs) -> Result<(), BenchError> {
         fee_account: account(0),
         token_count: 1,
         onchain_auths: Default::default(),
+        max_fee_tokens: 4,
     };
     let mut phases = Phases::default();
     let started = Instant::now();

@@ -1,9 +1,9 @@
 //! The `causeway` command.
 //!
 //! Owns the command-line surface: parsing the arguments, routing each subcommand to its
-//! module ([`util`] for the offline tools, [`bench`] for benchmarks), and turning every failure
-//! into one [`CliError`] printed on stderr with its exit code. Nothing here panics on user
-//! input.
+//! module ([`util`] for the offline tools, [`bench`] for benchmarks, [`prove`] for keys and
+//! batch proofs), and turning every failure into one [`CliError`] printed on stderr with its
+//! exit code. Nothing here panics on user input.
 //!
 //! Exit codes, which scripts may rely on:
 //! - `0`: success (`util verify`: the signature is valid).
@@ -13,6 +13,8 @@
 //! - `2`: bad input: malformed or out-of-range values, and usage errors (clap uses 2 as well).
 
 mod bench;
+mod bench_prove;
+mod prove;
 mod util;
 
 use causeway_crypto::eddsa::SignatureError;
@@ -36,6 +38,13 @@ enum Command {
     Util(util::UtilCommand),
     /// Benchmarks of the node's components.
     Bench(bench::BenchArgs),
+    /// Development setup of a batch circuit's keys (NOT FOR PRODUCTION).
+    Setup(prove::SetupArgs),
+    /// Proves one batch job file.
+    Prove(prove::ProveArgs),
+    /// The prover service.
+    #[command(subcommand)]
+    Prover(prove::ProverCommand),
 }
 
 /// Every way a `causeway` command can fail.
@@ -70,6 +79,8 @@ pub enum CliError {
     SignatureRejected(SignatureError),
     #[error("bench: {0}")]
     Bench(#[from] bench::BenchError),
+    #[error(transparent)]
+    Prove(#[from] prove::ProveError),
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
 }
@@ -87,6 +98,7 @@ impl CliError {
             | CliError::Poseidon(_)
             | CliError::PublicKey(_)
             | CliError::Pubdata(_) => 2,
+            CliError::Prove(e) => e.exit_code(),
         }
     }
 }
@@ -99,6 +111,9 @@ fn main() -> ExitCode {
             util::run(command, &mut out).and_then(|()| out.flush().map_err(CliError::from))
         }
         Command::Bench(args) => bench::run(args).map_err(CliError::from),
+        Command::Setup(args) => prove::setup(args).map_err(CliError::from),
+        Command::Prove(args) => prove::prove(args).map_err(CliError::from),
+        Command::Prover(command) => prove::prover(command).map_err(CliError::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

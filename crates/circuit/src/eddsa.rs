@@ -95,12 +95,23 @@ pub fn alloc_bits(
 /// `k - sum(run)`), minus one while `eq` is still the constant 1; the last run of ones costs
 /// nothing.
 pub fn enforce_le_constant(bits: &[Boolean<Fr>], c: &BigInt<4>) -> Result<(), SynthesisError> {
+    enforce_le_constant_when(&Boolean::TRUE, bits, c)
+}
+
+/// [`enforce_le_constant`] when `enabled` is true; nothing when it is false. Starting the
+/// "equal so far" flag at `enabled` instead of 1 switches every constraint off at once, for
+/// one extra constraint at most.
+pub fn enforce_le_constant_when(
+    enabled: &Boolean<Fr>,
+    bits: &[Boolean<Fr>],
+    c: &BigInt<4>,
+) -> Result<(), SynthesisError> {
     let n = bits.len();
     let c_bits = c.to_bits_le();
     if c_bits.iter().skip(n).any(|b| *b) {
         return Ok(()); // c >= 2^n: always true
     }
-    let mut eq = FpVar::<Fr>::one();
+    let mut eq = FpVar::<Fr>::from(enabled.clone());
     let mut i = n;
     while i > 0 {
         let cbit = c_bits[i - 1];
@@ -133,7 +144,14 @@ pub fn enforce_le_constant(bits: &[Boolean<Fr>], c: &BigInt<4>) -> Result<(), Sy
 }
 
 /// `1` if `v == 0` else `0` (2 constraints: `v * inv = 1 - z`, `v * z = 0`).
-fn is_zero(v: &FpVar<Fr>) -> Result<FpVar<Fr>, SynthesisError> {
+pub(crate) fn is_zero(v: &FpVar<Fr>) -> Result<FpVar<Fr>, SynthesisError> {
+    if let FpVar::Constant(c) = v {
+        return Ok(FpVar::constant(if *c == Fr::ZERO {
+            Fr::ONE
+        } else {
+            Fr::ZERO
+        }));
+    }
     let cs = v.cs();
     let z = FpVar::new_witness(cs.clone(), || {
         Ok(if v.value()? == Fr::ZERO {
@@ -185,6 +203,21 @@ pub fn verify_eddsa_gadget(
     s_bits: &[Boolean<Fr>],
     msg: &FpVar<Fr>,
 ) -> Result<(), SynthesisError> {
+    verify_eddsa_gadget_when(cs, &Boolean::TRUE, pk, r8, s_bits, msg)
+}
+
+/// [`verify_eddsa_gadget`] whose final check `S * Base8 == R8 + hm * (8A)` only binds when
+/// `enabled` is true (same cost). Every other check stays unconditional, so a slot without a
+/// signature still needs well-formed values: a subgroup key, an on-curve `R8` and `S < l`
+/// (the prover passes a fixed dummy).
+pub fn verify_eddsa_gadget_when(
+    cs: ConstraintSystemRef<Fr>,
+    enabled: &Boolean<Fr>,
+    pk: &PointVar,
+    r8: &PointVar,
+    s_bits: &[Boolean<Fr>],
+    msg: &FpVar<Fr>,
+) -> Result<(), SynthesisError> {
     if s_bits.len() != S_BITS {
         return Err(SynthesisError::Unsatisfiable);
     }
@@ -213,7 +246,8 @@ pub fn verify_eddsa_gadget(
     // S * Base8 == R8 + hm * (8A).
     let lhs = PointVar::fixed_base_mul(&BASE8, s_bits)?;
     let rhs = r8.add(&eight_a.scalar_mul(&hm_bits)?)?;
-    lhs.enforce_equal(&rhs)
+    lhs.x.conditional_enforce_equal(&rhs.x, enabled)?;
+    lhs.y.conditional_enforce_equal(&rhs.y, enabled)
 }
 
 #[cfg(test)]

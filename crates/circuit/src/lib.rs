@@ -16,6 +16,10 @@
 //! than returning an error, so a prover cannot talk its way past a check.
 
 pub mod babyjubjub;
+pub mod batch;
 pub mod eddsa;
+pub mod export;
+pub mod groth16;
 pub mod merkle;
 pub mod poseidon;
+pub mod sha256;

@@ -4,27 +4,46 @@
 //! Owns: `contracts/src/PoseidonT5.sol` (circomlib's Poseidon with 4 inputs, the node hash of
 //! Causeway's 4-ary Merkle trees, which exodus proofs recompute on L1) and its forge test
 //! `contracts/test/PoseidonT5.t.sol`, whose expected digests come from
-//! [`causeway_crypto::poseidon::hash4`]. The invariants it keeps:
+//! [`causeway_crypto::poseidon::hash4`]; `contracts/src/BatchVerifier.sol`, the Groth16
+//! verifier of the devnet's batch proofs ([`BATCH_SHAPE`], development key from [`DEV_SEED`]),
+//! and its forge test `contracts/test/BatchVerifier.t.sol` with a real proof
+//! ([`batch_verifier`]). The invariants it keeps:
 //!
 //! - The contract's constants are derived from
 //!   [`causeway_crypto::poseidon::reference_params`]`(4)` by [`schedule`]; nothing is typed by
 //!   hand. [`schedule::Schedule::hash`] runs exactly what the contract runs, and a unit test
-//!   holds it equal to `hash4`.
+//!   holds it equal to `hash4`. The verifier is `causeway_circuit::export::solidity_verifier`
+//!   of `causeway_circuit::groth16::dev_setup(BATCH_SHAPE, DEV_SEED)`.
 //! - The committed files equal [`generated_files`]: `tests/up_to_date.rs` fails otherwise.
 //!   Regenerate with `cargo run -p causeway-l1-gen -- write contracts`.
-//! - Output is deterministic (fixed-seed vectors, no timestamps), so regenerating unchanged
-//!   inputs changes no byte.
+//! - Output is deterministic (fixed-seed vectors, setup and proof; no timestamps), so
+//!   regenerating unchanged inputs changes no byte.
 //!
 //! The Solidity is checked by `forge test` in `contracts/` (run by `scripts/test.sh`).
 
 use ark_ff::{BigInteger, PrimeField};
+use causeway_circuit::batch::BatchShape;
 use causeway_crypto::poseidon::{hash4, reference_params};
 use causeway_primitives::{Fr, fr_to_be_bytes};
 use rand::{RngCore, SeedableRng, rngs::StdRng};
 use schedule::{Schedule, T};
 use std::fmt::Write;
 
+pub mod batch_verifier;
 pub mod schedule;
+
+/// The devnet's batch shape: 6 pubdata chunks (a ChangePubKey, 5 chunks, plus a transfer;
+/// or two deposits; or six transfers) and 1 fee slot. Six chunks still fit the 2^18 domain
+/// that four did, so the setup and proofs the tests run cost about the same. `contracts/src/BatchVerifier.sol`
+/// verifies proofs of this shape only.
+pub const BATCH_SHAPE: BatchShape = BatchShape::new(6, 1);
+
+/// The seed of the devnet's development setup, `dev_setup(BATCH_SHAPE, DEV_SEED)`.
+///
+/// NOT FOR PRODUCTION: the setup's secret randomness comes from this public seed, so anyone
+/// can forge proofs that the generated `BatchVerifier` accepts. For tests and devnets only; a
+/// production verifier is generated from a ceremony's key.
+pub const DEV_SEED: u64 = 0xCA05E;
 
 /// One generated file, with its path relative to the `contracts/` directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,7 +52,9 @@ pub struct GeneratedFile {
     pub contents: String,
 }
 
-/// Every file this crate owns, in a fixed order.
+/// Every file this crate owns, in a fixed order. The first call in a process runs the batch
+/// circuit's development setup and a proof ([`batch_verifier::dev_batch`]); later calls reuse
+/// them.
 pub fn generated_files() -> Vec<GeneratedFile> {
     vec![
         GeneratedFile {
@@ -43,6 +64,14 @@ pub fn generated_files() -> Vec<GeneratedFile> {
         GeneratedFile {
             path: "test/PoseidonT5.t.sol",
             contents: poseidon_t5_test_sol(),
+        },
+        GeneratedFile {
+            path: "src/BatchVerifier.sol",
+            contents: batch_verifier::batch_verifier_sol(),
+        },
+        GeneratedFile {
+            path: "test/BatchVerifier.t.sol",
+            contents: batch_verifier::batch_verifier_test_sol(),
         },
     ]
 }

@@ -121,6 +121,17 @@ impl PubdataOp {
         }
     }
 
+    /// The fee the op pays, in which token; `None` for ops that pay none.
+    pub fn fee(&self) -> Option<(TokenId, Balance)> {
+        match self {
+            PubdataOp::Transfer { token, fee, .. }
+            | PubdataOp::TransferToNew { token, fee, .. }
+            | PubdataOp::Withdraw { token, fee, .. } => Some((*token, fee.value())),
+            PubdataOp::ChangePubKey { fee_token, fee, .. } => Some((*fee_token, fee.value())),
+            PubdataOp::Noop | PubdataOp::Deposit { .. } | PubdataOp::FullExit { .. } => None,
+        }
+    }
+
     /// How many chunks the op takes.
     pub fn chunks(&self) -> usize {
         chunks_of(self.kind())

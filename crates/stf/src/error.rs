@@ -26,6 +26,8 @@ pub enum OpError {
     },
     #[error("address {0} already has an account")]
     AddressTaken(Address),
+    #[error("this block already collects fees in {limit} tokens; the op fits in a later block")]
+    FeeTokensFull { limit: usize },
     #[error("account {0} has used every nonce")]
     NonceExhausted(AccountId),
     #[error("account {account} expects nonce {expected}, got {got}")]

@@ -36,6 +36,10 @@ pub struct BlockContext {
     /// ChangePubKey authorizations registered on L1 (owner, key, nonce), as the node observed
     /// them. The L1 contract checks them again when the batch is committed.
     pub onchain_auths: BTreeSet<(Address, PackedPoint, Nonce)>,
+    /// At most this many tokens may collect fees in one block: the batch circuit credits the
+    /// fee account through a fixed number of fee slots. An op that would open one more is
+    /// refused for this block ([`OpError::FeeTokensFull`]) and fits in the next.
+    pub max_fee_tokens: usize,
 }
 
 /// Whether a witness for a prover or a fraud proof is recorded while executing.
@@ -89,13 +93,35 @@ impl<'a, V: StateView> Executor<'a, V> {
             .as_ref()
             .map(|_| touched(&executed))
             .unwrap_or_default();
+        self.check_fee_slot(&executed)?;
         let before = self.state.snapshot(&slots);
         self.state.apply_effects(&executed)?;
         if let Some(w) = &mut self.witness {
-            w.record_op(&executed, &before, &self.state.snapshot(&slots));
+            let signature = match op {
+                Op::Transfer(t) => Some(t.signature),
+                Op::Withdraw(w) => Some(w.signature),
+                _ => None,
+            };
+            w.record_op(&executed, signature, &before, &self.state.snapshot(&slots));
         }
         self.receipts.push(Receipt { executed, created });
         Ok(self.receipts.last().expect("just pushed"))
+    }
+
+    /// Refuses an op whose fee would make one token more than `max_fee_tokens` collect fees.
+    fn check_fee_slot(&self, op: &PubdataOp) -> Result<(), OpError> {
+        let Some((token, fee)) = op.fee() else {
+            return Ok(());
+        };
+        let collected = &self.state.pending.collected_fees;
+        let open = collected.values().filter(|f| **f > 0).count();
+        let already = collected.get(&token).is_some_and(|f| *f > 0);
+        if fee > 0 && !already && open >= self.ctx.max_fee_tokens {
+            return Err(OpError::FeeTokensFull {
+                limit: self.ctx.max_fee_tokens,
+            });
+        }
+        Ok(())
     }
 
     pub fn receipts(&self) -> &[Receipt] {

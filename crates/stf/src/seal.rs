@@ -70,7 +70,7 @@ pub(crate) fn seal<V: StateView>(
     }
 
     let diff = commit(&state);
-    let witness = witness.map(|w| w.finish());
+    let witness = witness.map(|w| w.finish(state.pending.account_count));
     if let Some(w) = &witness {
         assert_eq!(
             w.new_root, diff.new_root,

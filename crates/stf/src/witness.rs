@@ -12,7 +12,7 @@ use crate::effects::{Layered, Snapshot};
 use crate::state::Tree;
 use crate::state::{AccountState, StateView};
 use causeway_primitives::pubdata::PubdataOp;
-use causeway_primitives::{AccountId, Balance, Fr, TokenId};
+use causeway_primitives::{AccountId, Balance, Fr, TokenId, TxSignature};
 use causeway_tree::{MerkleProof, Overlay};
 
 /// One account leaf update.
@@ -44,6 +44,9 @@ pub struct BalanceUpdate {
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpWitness {
     pub op: PubdataOp,
+    /// The L2 signature that authorized the op (transfers and withdrawals); the circuit
+    /// verifies it against the key in the sender's leaf.
+    pub signature: Option<TxSignature>,
     pub updates: Vec<AccountUpdate>,
 }
 
@@ -54,6 +57,10 @@ pub struct BlockWitness {
     /// Fee credits to the fee account, one per token that collected fees.
     pub fee_updates: Vec<AccountUpdate>,
     pub new_root: Fr,
+    /// Accounts in the state before and after the block: new accounts take ids in order, so
+    /// a batch creates exactly the ids `old_account_count..new_account_count`.
+    pub old_account_count: u32,
+    pub new_account_count: u32,
 }
 
 /// The accounts (and the token of each) an executed op touches, in update order.
@@ -85,6 +92,7 @@ pub(crate) fn touched(op: &PubdataOp) -> Vec<(AccountId, Option<TokenId>)> {
 pub(crate) struct WitnessBuilder<'a, V: StateView> {
     nodes: Overlay<'a, V>,
     old_root: Fr,
+    old_account_count: u32,
     ops: Vec<OpWitness>,
     fee_updates: Vec<AccountUpdate>,
 }
@@ -94,15 +102,23 @@ impl<'a, V: StateView> WitnessBuilder<'a, V> {
         Self {
             nodes: Overlay::new(view),
             old_root: view.root(),
+            old_account_count: view.account_count(),
             ops: Vec::new(),
             fee_updates: Vec::new(),
         }
     }
 
-    pub fn record_op(&mut self, op: &PubdataOp, before: &Snapshot, after: &Snapshot) {
+    pub fn record_op(
+        &mut self,
+        op: &PubdataOp,
+        signature: Option<TxSignature>,
+        before: &Snapshot,
+        after: &Snapshot,
+    ) {
         let updates = self.updates(before, after);
         self.ops.push(OpWitness {
             op: op.clone(),
+            signature,
             updates,
         });
     }
@@ -173,13 +189,15 @@ impl<'a, V: StateView> WitnessBuilder<'a, V> {
         }
     }
 
-    pub fn finish(self) -> BlockWitness {
+    pub fn finish(self, new_account_count: u32) -> BlockWitness {
         let new_root = Tree::accounts().root(&self.nodes);
         BlockWitness {
             old_root: self.old_root,
             ops: self.ops,
             fee_updates: self.fee_updates,
             new_root,
+            old_account_count: self.old_account_count,
+            new_account_count,
         }
     }
 }

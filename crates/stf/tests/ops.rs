@@ -564,3 +564,31 @@ fn block_signature_checks_refuse_forgeries_on_the_prepared_key_path() {
         }
     ));
 }
+
+#[test]
+fn a_block_collects_fees_in_at_most_max_fee_tokens() {
+    let (state, users) = world(2, 1_000_000);
+    let mut c = ctx(0);
+    c.max_fee_tokens = 1;
+    let mut exec = Executor::new(&state, &c, WitnessMode::Skip);
+    let eth = users[1].transfer(1, users[2].address, ETH, 10, 1, 1);
+    exec.apply(&Op::Transfer(eth), SignatureCheck::Unchecked)
+        .unwrap();
+    // A fee in a second token would need a second fee slot.
+    let other = users[1].transfer(1, users[2].address, token(1), 10, 1, 2);
+    assert_eq!(
+        exec.apply(&Op::Transfer(other), SignatureCheck::Unchecked)
+            .unwrap_err(),
+        OpError::FeeTokensFull { limit: 1 }
+    );
+    // The same token again, or no fee at all, still fits.
+    let more_eth = users[1].transfer(1, users[2].address, ETH, 10, 1, 2);
+    exec.apply(&Op::Transfer(more_eth), SignatureCheck::Unchecked)
+        .unwrap();
+    let free = users[1].transfer(1, users[2].address, token(1), 10, 0, 3);
+    exec.apply(&Op::Transfer(free), SignatureCheck::Unchecked)
+        .unwrap();
+    let sealed = exec.seal().unwrap();
+    assert_eq!(sealed.fees.len(), 1);
+    assert_eq!(sealed.fees[&ETH], 2);
+}

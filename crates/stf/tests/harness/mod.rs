@@ -26,6 +26,7 @@ pub fn ctx(fee_account: u32) -> BlockContext {
         fee_account: AccountId::new(fee_account).unwrap(),
         token_count: 4,
         onchain_auths: Default::default(),
+        max_fee_tokens: 4,
     }
 }
 

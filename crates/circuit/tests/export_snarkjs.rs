@@ -1,0 +1,253 @@
+//! snarkjs accepts arkworks' Groth16 proofs through `causeway_circuit::export`'s JSON, and
+//! rejects tampered ones: an independent check of the encodings (G2 coordinate order,
+//! decimal strings, projective form) against the verifier circom users rely on.
+//!
+//! Needs `node_modules/.bin/snarkjs` at the workspace root (`npm install`); without it the
+//! test fails rather than skips, so a missing toolchain cannot pass for a green run.
+
+use ark_bn254::{Bn254, Fr, G1Affine};
+use ark_ec::{AffineRepr, CurveGroup};
+use ark_groth16::{Groth16, Proof, ProvingKey, prepare_verifying_key};
+use ark_r1cs_std::alloc::AllocVar;
+use ark_r1cs_std::eq::EqGadget;
+use ark_r1cs_std::fields::FieldVar;
+use ark_r1cs_std::fields::fp::FpVar;
+use ark_relations::r1cs::{ConstraintSynthesizer, ConstraintSystemRef, SynthesisError};
+use ark_std::rand::{SeedableRng, rngs::StdRng};
+use causeway_circuit::export::{snarkjs_proof_json, snarkjs_public_json, snarkjs_vkey_json};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::thread;
+
+/// Knowledge of `x != 0` and `y` with `x·y = z`, `z` public; with `two_inputs`, also
+/// `x² + y = w`, `w` public.
+#[derive(Clone)]
+struct Product {
+    x: Option<Fr>,
+    y: Option<Fr>,
+    two_inputs: bool,
+}
+
+impl Product {
+    fn new(x: u64, y: u64, two_inputs: bool) -> Self {
+        Product {
+            x: Some(Fr::from(x)),
+            y: Some(Fr::from(y)),
+            two_inputs,
+        }
+    }
+
+    fn public_inputs(&self) -> Vec<Fr> {
+        let (x, y) = (self.x.unwrap(), self.y.unwrap());
+        let mut inputs = vec![x * y];
+        if self.two_inputs {
+            inputs.push(x * x + y);
+        }
+        inputs
+    }
+}
+
+impl ConstraintSynthesizer<Fr> for Product {
+    fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
+        let missing = || SynthesisError::AssignmentMissing;
+        let x = FpVar::new_witness(cs.clone(), || self.x.ok_or_else(missing))?;
+        let y = FpVar::new_witness(cs.clone(), || self.y.ok_or_else(missing))?;
+        let z = FpVar::new_input(cs.clone(), || {
+            Ok(self.x.ok_or_else(missing)? * self.y.ok_or_else(missing)?)
+        })?;
+        (&x * &y).enforce_equal(&z)?;
+        x.enforce_not_equal(&FpVar::zero())?;
+        if self.two_inputs {
+            let w = FpVar::new_input(cs, || {
+                let (x, y) = (self.x.ok_or_else(missing)?, self.y.ok_or_else(missing)?);
+                Ok(x * x + y)
+            })?;
+            (x.square()? + &y).enforce_equal(&w)?;
+        }
+        Ok(())
+    }
+}
+
+/// A seeded setup and a proof of `x = 3, y = 5`, checked by arkworks' own verifier.
+fn setup_and_prove(two_inputs: bool) -> (ProvingKey<Bn254>, Proof<Bn254>, Vec<Fr>) {
+    let mut rng = StdRng::seed_from_u64(0xC0FFEE + u64::from(two_inputs));
+    let circuit = Product::new(3, 5, two_inputs);
+    let pk = Groth16::<Bn254>::generate_random_parameters_with_reduction(
+        Product {
+            x: None,
+            y: None,
+            two_inputs,
+        },
+        &mut rng,
+    )
+    .unwrap();
+    let inputs = circuit.public_inputs();
+    let proof =
+        Groth16::<Bn254>::create_random_proof_with_reduction(circuit, &pk, &mut rng).unwrap();
+    let pvk = prepare_verifying_key(&pk.vk);
+    assert!(Groth16::<Bn254>::verify_proof(&pvk, &proof, &inputs).unwrap());
+    (pk, proof, inputs)
+}
+
+fn snarkjs() -> PathBuf {
+    let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../node_modules/.bin/snarkjs");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `npm install` at the workspace root (package.json pins snarkjs)",
+        bin.display()
+    );
+    bin
+}
+
+/// What `snarkjs groth16 verify` concluded.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Accepted,
+    /// Rejected with this reason (snarkjs's log line).
+    Rejected(&'static str),
+}
+
+/// Runs `snarkjs groth16 verify` on the three JSON documents in `dir`.
+fn snarkjs_verify(dir: &Path, vk: &Value, public: &Value, proof: &Value) -> Verdict {
+    std::fs::create_dir_all(dir).unwrap();
+    for (name, doc) in [
+        ("vk.json", vk),
+        ("public.json", public),
+        ("proof.json", proof),
+    ] {
+        std::fs::write(dir.join(name), serde_json::to_string_pretty(doc).unwrap()).unwrap();
+    }
+    let out = Command::new(snarkjs())
+        .current_dir(dir)
+        .args(["groth16", "verify", "vk.json", "public.json", "proof.json"])
+        .output()
+        .expect("running snarkjs");
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Exit status 1 also covers a crash; only these log lines count as verdicts.
+    match (out.status.success(), log.as_str()) {
+        (true, l) if l.contains("OK!") => Verdict::Accepted,
+        (false, l) if l.contains("Invalid proof") => Verdict::Rejected("Invalid proof"),
+        (false, l) if l.contains("Public inputs are not valid") => {
+            Verdict::Rejected("Public inputs are not valid")
+        }
+        _ => panic!("snarkjs gave no verdict ({}):\n{log}", out.status),
+    }
+}
+
+fn g1_add_generator(p: &G1Affine) -> G1Affine {
+    (*p + G1Affine::generator()).into_affine()
+}
+
+fn check(two_inputs: bool) {
+    let (pk, proof, inputs) = setup_and_prove(two_inputs);
+    let vk = snarkjs_vkey_json(&pk.vk);
+    assert_eq!(vk["nPublic"], inputs.len());
+    let public = snarkjs_public_json(&inputs);
+    let tmp = tempfile::tempdir().unwrap();
+
+    // A proof of a different statement (x = 7, y = 11) under the same key: its A is a valid
+    // point that belongs to another proof.
+    let (other_proof, other_inputs) = {
+        let mut rng = StdRng::seed_from_u64(7);
+        let c = Product::new(7, 11, two_inputs);
+        let inputs = c.public_inputs();
+        (
+            Groth16::<Bn254>::create_random_proof_with_reduction(c, &pk, &mut rng).unwrap(),
+            inputs,
+        )
+    };
+    let mut plus_g = proof.clone();
+    plus_g.a = g1_add_generator(&proof.a);
+    let mut foreign_a = proof.clone();
+    foreign_a.a = other_proof.a;
+    let mut input_plus_one = inputs.clone();
+    input_plus_one[0] += Fr::from(1u64);
+    let mut last_input_plus_one = inputs.clone();
+    *last_input_plus_one.last_mut().unwrap() += Fr::from(1u64);
+    // The scalar field modulus r itself, as a decimal string: an input snarkjs must refuse.
+    let mut r_input = public.clone();
+    r_input[0] = Value::String(
+        "21888242871839275222246405745257275088548364400416034343698204186575808495617".into(),
+    );
+
+    let mut cases: Vec<(&str, Value, Value, Verdict)> = vec![
+        (
+            "real proof",
+            public.clone(),
+            snarkjs_proof_json(&proof),
+            Verdict::Accepted,
+        ),
+        (
+            "other statement's proof",
+            snarkjs_public_json(&other_inputs),
+            snarkjs_proof_json(&other_proof),
+            Verdict::Accepted,
+        ),
+        (
+            "A + G",
+            public.clone(),
+            snarkjs_proof_json(&plus_g),
+            Verdict::Rejected("Invalid proof"),
+        ),
+        (
+            "A of another proof",
+            public.clone(),
+            snarkjs_proof_json(&foreign_a),
+            Verdict::Rejected("Invalid proof"),
+        ),
+        (
+            "input[0] + 1",
+            snarkjs_public_json(&input_plus_one),
+            snarkjs_proof_json(&proof),
+            Verdict::Rejected("Invalid proof"),
+        ),
+        (
+            "input[0] = r",
+            r_input,
+            snarkjs_proof_json(&proof),
+            Verdict::Rejected("Public inputs are not valid"),
+        ),
+    ];
+    if two_inputs {
+        cases.push((
+            "last input + 1",
+            snarkjs_public_json(&last_input_plus_one),
+            snarkjs_proof_json(&proof),
+            Verdict::Rejected("Invalid proof"),
+        ));
+    }
+    // Each snarkjs run is mostly node start-up and wasm loading (~0.5 s); run them together.
+    let n_inputs = inputs.len();
+    thread::scope(|s| {
+        let runs: Vec<_> = cases
+            .iter()
+            .enumerate()
+            .map(|(i, (name, public, proof, expected))| {
+                let dir = tmp.path().join(format!("case{i}"));
+                let vk = &vk;
+                s.spawn(move || {
+                    let got = snarkjs_verify(&dir, vk, public, proof);
+                    assert_eq!(&got, expected, "{name} ({n_inputs} inputs)");
+                })
+            })
+            .collect();
+        for run in runs {
+            run.join().unwrap();
+        }
+    });
+}
+
+#[test]
+fn snarkjs_verifies_one_public_input() {
+    check(false);
+}
+
+#[test]
+fn snarkjs_verifies_two_public_inputs() {
+    check(true);
+}
