@@ -132,6 +132,9 @@ fn committed_batch_verifier_accepts_a_real_batch_proof_on_anvil() {
         assert!(verify(&pk.vk, input.commitment(), &proof).unwrap());
         // The pairing check of the contract must agree with arkworks on the same key.
         assert!(!verify(&pk.vk, next.commitment(), &proof).unwrap());
+        // And snarkjs agrees on the real batch proof too.
+        assert!(snarkjs_accepts(&pk.vk, &proof, input.commitment()));
+        assert!(!snarkjs_accepts(&pk.vk, &proof, next.commitment()));
         (
             anvil.join().unwrap(),
             bytecode.join().unwrap(),
@@ -194,4 +197,44 @@ fn committed_batch_verifier_accepts_a_real_batch_proof_on_anvil() {
         used - intrinsic
     );
     println!("total: {:.2?}", start.elapsed());
+}
+
+/// Whether `snarkjs groth16 verify` (npm, pinned in package.json) accepts `proof` for
+/// `commitment` under `vk`, from our snarkjs JSON exports.
+fn snarkjs_accepts(
+    vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
+    proof: &Proof,
+    commitment: Fr,
+) -> bool {
+    use causeway_circuit::export::{snarkjs_proof_json, snarkjs_public_json, snarkjs_vkey_json};
+    let dir = tempfile::tempdir().unwrap();
+    for (name, doc) in [
+        ("vk.json", snarkjs_vkey_json(vk)),
+        ("public.json", snarkjs_public_json(&[commitment])),
+        ("proof.json", snarkjs_proof_json(proof)),
+    ] {
+        std::fs::write(dir.path().join(name), doc.to_string()).unwrap();
+    }
+    let bin = root().join("node_modules/.bin/snarkjs");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `npm install`",
+        bin.display()
+    );
+    let out = std::process::Command::new(bin)
+        .current_dir(dir.path())
+        .args(["groth16", "verify", "vk.json", "public.json", "proof.json"])
+        .output()
+        .expect("running snarkjs");
+    let log =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    match (
+        out.status.success(),
+        log.contains("OK!"),
+        log.contains("Invalid proof"),
+    ) {
+        (true, true, _) => true,
+        (false, _, true) => false,
+        _ => panic!("snarkjs gave no verdict ({}):\n{log}", out.status),
+    }
 }
