@@ -17,6 +17,7 @@
 mod harness;
 
 mod anvil;
+mod snarkjs;
 
 use anvil::{Anvil, build, call, deploy, gas_used, intrinsic_gas, modulus_word, root, word_add};
 use ark_bn254::{Fr, G1Affine};
@@ -31,6 +32,7 @@ use causeway_circuit::groth16::{Proof, dev_setup, prove, verify};
 use causeway_primitives::{AccountId, Op};
 use causeway_stf::{MemoryState, WitnessMode, apply_block};
 use harness::{DOMAIN, ETH, User, ctx, deposit, token};
+use snarkjs::{Verdict, snarkjs_verify};
 use std::thread;
 use std::time::Instant;
 
@@ -199,8 +201,8 @@ fn committed_batch_verifier_accepts_a_real_batch_proof_on_anvil() {
     println!("total: {:.2?}", start.elapsed());
 }
 
-/// Whether `snarkjs groth16 verify` (npm, pinned in package.json) accepts `proof` for
-/// `commitment` under `vk`, from our snarkjs JSON exports.
+/// Whether `snarkjs groth16 verify` accepts `proof` for `commitment` under `vk`, from our
+/// snarkjs JSON exports; it must give a verdict either way.
 fn snarkjs_accepts(
     vk: &ark_groth16::VerifyingKey<ark_bn254::Bn254>,
     proof: &Proof,
@@ -208,33 +210,16 @@ fn snarkjs_accepts(
 ) -> bool {
     use causeway_circuit::export::{snarkjs_proof_json, snarkjs_public_json, snarkjs_vkey_json};
     let dir = tempfile::tempdir().unwrap();
-    for (name, doc) in [
-        ("vk.json", snarkjs_vkey_json(vk)),
-        ("public.json", snarkjs_public_json(&[commitment])),
-        ("proof.json", snarkjs_proof_json(proof)),
-    ] {
-        std::fs::write(dir.path().join(name), doc.to_string()).unwrap();
-    }
-    let bin = root().join("node_modules/.bin/snarkjs");
-    assert!(
-        bin.exists(),
-        "{} is missing: run `npm install`",
-        bin.display()
-    );
-    let out = std::process::Command::new(bin)
-        .current_dir(dir.path())
-        .args(["groth16", "verify", "vk.json", "public.json", "proof.json"])
-        .output()
-        .expect("running snarkjs");
-    let log =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    match (
-        out.status.success(),
-        log.contains("OK!"),
-        log.contains("Invalid proof"),
+    match snarkjs_verify(
+        dir.path(),
+        &snarkjs_vkey_json(vk),
+        &snarkjs_public_json(&[commitment]),
+        &snarkjs_proof_json(proof),
     ) {
-        (true, true, _) => true,
-        (false, _, true) => false,
-        _ => panic!("snarkjs gave no verdict ({}):\n{log}", out.status),
+        Verdict::Accepted => true,
+        Verdict::Rejected(reason) => {
+            assert_eq!(reason, "Invalid proof");
+            false
+        }
     }
 }
