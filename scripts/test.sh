@@ -23,5 +23,7 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== cargo test"
 cargo test --workspace --locked
 
-echo "== forge test (contracts/)"
-(cd contracts && forge test)
+# The committed contracts/artifacts (ABI and bytecode, which crates/bindings compiles into Rust
+# bindings, so cargo itself needs no Node) must be what the contracts compile to now.
+echo "== forge build, scripts/artifacts --check, forge test (contracts/)"
+(cd contracts && forge build && ../scripts/artifacts --check && forge test)

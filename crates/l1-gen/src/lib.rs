@@ -7,7 +7,8 @@
 //! [`causeway_crypto::poseidon::hash4`]; `contracts/src/BatchVerifier.sol`, the Groth16
 //! verifier of the devnet's batch proofs ([`BATCH_SHAPE`], development key from [`DEV_SEED`]),
 //! and its forge test `contracts/test/BatchVerifier.t.sol` with a real proof
-//! ([`batch_verifier`]). The invariants it keeps:
+//! ([`batch_verifier`]); `contracts/test/PubdataVectors.t.sol`, ops encoded by the Rust codec
+//! that the contract's `Pubdata` library must read back field for field ([`pubdata_vectors`]). The invariants it keeps:
 //!
 //! - The contract's constants are derived from
 //!   [`causeway_crypto::poseidon::reference_params`]`(4)` by [`schedule`]; nothing is typed by
@@ -30,6 +31,7 @@ use schedule::{Schedule, T};
 use std::fmt::Write;
 
 pub mod batch_verifier;
+pub mod pubdata_vectors;
 pub mod schedule;
 
 /// The devnet's batch shape: 6 pubdata chunks (a ChangePubKey, 5 chunks, plus a transfer;
@@ -72,6 +74,10 @@ pub fn generated_files() -> Vec<GeneratedFile> {
         GeneratedFile {
             path: "test/BatchVerifier.t.sol",
             contents: batch_verifier::batch_verifier_test_sol(),
+        },
+        GeneratedFile {
+            path: "test/PubdataVectors.t.sol",
+            contents: pubdata_vectors::pubdata_vectors_test_sol(),
         },
     ]
 }
