@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-pragma solidity ^0.8.24;
+pragma solidity ^0.8.28;
 
 import {Bridge} from "./Bridge.sol";
 import {Pubdata} from "./Pubdata.sol";
@@ -78,6 +78,8 @@ abstract contract BatchChain is Bridge {
     error UnknownOp(uint256 offset, uint256 tag);
     error OpPastEnd(uint256 offset);
     error AccountCountDecreased(uint32 before, uint32 proposed);
+    error AccountCountTooLarge(uint32 proposed);
+    error WithdrawalListCount(uint256 batches, uint256 lists);
     error BadChangePubkeyAuth(uint256 offset);
     error ChangePubkeySignatureCount(uint256 used, uint256 given);
     error NotFinal(uint64 number);
@@ -123,9 +125,10 @@ abstract contract BatchChain is Bridge {
         if (length % Pubdata.CHUNK_BYTES != 0 || length > batchChunks * Pubdata.CHUNK_BYTES) {
             revert PubdataLength(length);
         }
-        if (info.newAccountCount < previous.accountCount || info.newAccountCount > MAX_ACCOUNTS) {
+        if (info.newAccountCount < previous.accountCount) {
             revert AccountCountDecreased(previous.accountCount, info.newAccountCount);
         }
+        if (info.newAccountCount > MAX_ACCOUNTS) revert AccountCountTooLarge(info.newAccountCount);
         (uint64 priorityOps, bytes32 withdrawals) = _walk(pubdata, info.changePubkeySignatures);
         batch = StoredBatch({
             number: previous.number + 1,
@@ -255,7 +258,9 @@ abstract contract BatchChain is Bridge {
         onlyOperator
         notExodus
     {
-        if (withdrawals.length != batches.length) revert WrongWithdrawals(0);
+        if (withdrawals.length != batches.length) {
+            revert WithdrawalListCount(batches.length, withdrawals.length);
+        }
         uint64 executed = batchesExecuted;
         for (uint256 i = 0; i < batches.length; ++i) {
             StoredBatch calldata batch = batches[i];
@@ -285,7 +290,7 @@ abstract contract BatchChain is Bridge {
     /// @notice Drops the committed batches `batches[0].number ..= batchesCommitted` (passed in
     ///         order, ending with the last committed one); their priority ops go back to the
     ///         queue. Only batches the settlement still allows (`_revertable`) can go.
-    function revertBatches(StoredBatch[] calldata batches) external onlyOperator {
+    function revertBatches(StoredBatch[] calldata batches) external onlyOperator notExodus {
         uint64 committed = batchesCommitted;
         if (batches.length == 0 || batches[batches.length - 1].number != committed) {
             revert WrongBatch(batches.length == 0 ? 0 : batches[batches.length - 1].number);

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
-pragma solidity ^0.8.24;
+pragma solidity ^0.8.28;
 
 import {ExitProof, StateTree} from "./StateTree.sol";
 import {SafeToken} from "./SafeToken.sol";

@@ -36,6 +36,9 @@ enum BenchTarget {
     Stf(StfArgs),
     /// One batch proof of signed transfers: constraints, witness, setup, proof, memory.
     Prove(crate::bench_prove::ProveBenchArgs),
+    /// L1 gas of deposits, commits at several batch sizes, real proofs, execution,
+    /// withdrawals and exodus, from receipts on a real anvil.
+    L1Gas(crate::bench_l1::L1GasArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -67,12 +70,15 @@ pub enum BenchError {
     Args(&'static str),
     #[error(transparent)]
     Prove(#[from] crate::prove::ProveError),
+    #[error("l1-gas: {0}")]
+    L1Gas(#[from] crate::bench_l1::L1GasError),
 }
 
 pub fn run(args: &BenchArgs) -> Result<(), BenchError> {
     match &args.target {
         BenchTarget::Stf(a) => bench_stf(a),
         BenchTarget::Prove(a) => crate::bench_prove::run(a).map_err(BenchError::from),
+        BenchTarget::L1Gas(a) => crate::bench_l1::run(a).map_err(BenchError::from),
     }
 }
 

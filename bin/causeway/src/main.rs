@@ -13,6 +13,7 @@
 //! - `2`: bad input: malformed or out-of-range values, and usage errors (clap uses 2 as well).
 
 mod bench;
+mod bench_l1;
 mod bench_prove;
 mod prove;
 mod util;
