@@ -43,6 +43,19 @@ const ALICE_KEY: &str = "0x00000000000000000000000000000000000000000000000000000
 const ETHER: u128 = 1_000_000_000_000_000_000;
 const PRIORITY_DEADLINE: u64 = 3600;
 
+/// Sends a contract call or transaction and waits for its receipt.
+macro_rules! mined {
+    ($call:expr) => {
+        $call
+            .send()
+            .await
+            .expect("sent")
+            .get_receipt()
+            .await
+            .expect("mined")
+    };
+}
+
 /// A sealed block and what proving and executing it needs.
 struct Block {
     sealed: Sealed,
@@ -140,15 +153,11 @@ async fn deposit_commit_prove_execute_withdraw_on_anvil() {
     let mut state = MemoryState::new();
 
     // 1. Alice deposits 1 ETH on L1.
-    let receipt = ZkRollup::new(*rollup.address(), &alice_l1)
-        .depositETH(alice)
-        .value(U256::from(ETHER))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined!(
+        ZkRollup::new(*rollup.address(), &alice_l1)
+            .depositETH(alice)
+            .value(U256::from(ETHER))
+    );
     let queued = receipt
         .decoded_log::<ZkRollup::DepositQueued>()
         .expect("DepositQueued");
@@ -166,17 +175,10 @@ async fn deposit_commit_prove_execute_withdraw_on_anvil() {
             amount: ETHER,
         })],
     );
-    let receipt = rollup
-        .commitBatches(
-            genesis.clone(),
-            vec![commit_info(&b1.sealed, &b1.ops, ctx.fee_account)],
-        )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined!(rollup.commitBatches(
+        genesis.clone(),
+        vec![commit_info(&b1.sealed, &b1.ops, ctx.fee_account)],
+    ));
     assert!(receipt.status(), "commit of batch 1 reverted");
     let stored1 = receipt
         .decoded_log::<ZkRollup::BatchCommitted>()
@@ -211,24 +213,10 @@ async fn deposit_commit_prove_execute_withdraw_on_anvil() {
         bad.as_decoded_error::<ZkRollup::InvalidProof>().is_some(),
         "tampered proof: {bad:?}"
     );
-    let receipt = rollup
-        .proveBatches(vec![stored1.clone()], vec![proof1])
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined!(rollup.proveBatches(vec![stored1.clone()], vec![proof1]));
     assert!(receipt.status(), "proof of batch 1 refused");
     println!("proveBatches (1 batch): {} gas", receipt.gas_used);
-    let receipt = rollup
-        .executeBatches(vec![stored1.clone()], vec![vec![]])
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined!(rollup.executeBatches(vec![stored1.clone()], vec![vec![]]));
     assert!(receipt.status(), "execution of batch 1 reverted");
     assert_eq!(rollup.executedRoot().call().await.unwrap(), stored1.root);
     assert_eq!(rollup.priorityExecuted().call().await.unwrap(), 1);
@@ -268,20 +256,13 @@ async fn deposit_commit_prove_execute_withdraw_on_anvil() {
     w.signature = sign_l2(&l2_key, w.signing_fields(&ctx.domain));
     let b3 = seal(&mut state, &ctx, vec![Op::Withdraw(w)]);
 
-    let receipt = rollup
-        .commitBatches(
-            stored1.clone(),
-            vec![
-                commit_info(&b2.sealed, &b2.ops, ctx.fee_account),
-                commit_info(&b3.sealed, &b3.ops, ctx.fee_account),
-            ],
-        )
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined!(rollup.commitBatches(
+        stored1.clone(),
+        vec![
+            commit_info(&b2.sealed, &b2.ops, ctx.fee_account),
+            commit_info(&b3.sealed, &b3.ops, ctx.fee_account),
+        ],
+    ));
     assert!(receipt.status(), "commit of batches 2 and 3 reverted");
     let stored: Vec<BatchChain::StoredBatch> = receipt
         .inner
@@ -303,14 +284,7 @@ async fn deposit_commit_prove_execute_withdraw_on_anvil() {
     }
 
     let proofs = vec![proof_for(&pk, &ctx, &b2, 2), proof_for(&pk, &ctx, &b3, 3)];
-    let receipt = rollup
-        .proveBatches(stored.clone(), proofs)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined!(rollup.proveBatches(stored.clone(), proofs));
     assert!(receipt.status(), "proofs of batches 2 and 3 refused");
     println!("proveBatches (2 batches): {} gas", receipt.gas_used);
 
@@ -319,14 +293,7 @@ async fn deposit_commit_prove_execute_withdraw_on_anvil() {
         withdrawals(&b3.sealed.pubdata()).unwrap(),
     ];
     assert_eq!(withdrawn[1].len(), 1);
-    let receipt = rollup
-        .executeBatches(stored.clone(), withdrawn)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined!(rollup.executeBatches(stored.clone(), withdrawn));
     assert!(receipt.status(), "execution of batches 2 and 3 reverted");
     assert_eq!(
         rollup.pending(recipient, 0).call().await.unwrap(),
@@ -345,14 +312,7 @@ async fn deposit_commit_prove_execute_withdraw_on_anvil() {
 
     // Anyone may claim it for the recipient; the funds go to the recipient, once.
     assert_eq!(l1.get_balance(recipient).await.unwrap(), U256::ZERO);
-    let receipt = rollup
-        .withdrawPending(recipient, 0)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = mined!(rollup.withdrawPending(recipient, 0));
     assert!(receipt.status());
     assert_eq!(l1.get_balance(recipient).await.unwrap(), U256::from(amount));
     let again = rollup
