@@ -108,6 +108,9 @@ contract ExodusTest is RollupFixture {
         rollup.proveBatches(b2, ps);
         vm.expectRevert(Bridge.ExodusActive.selector);
         rollup.executeBatches(b1, lists);
+        // Batch 2 is committed and unproven: revertable before exodus, frozen after.
+        vm.expectRevert(Bridge.ExodusActive.selector);
+        rollup.revertBatches(b2);
         vm.stopPrank();
         vm.startPrank(ALICE);
         vm.expectRevert(Bridge.ExodusActive.selector);
