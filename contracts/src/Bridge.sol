@@ -296,7 +296,8 @@ abstract contract Bridge {
         priorityExecuted = head + count;
     }
 
-    /// @dev An executed withdrawal becomes claimable by `owner` on L1.
+    /// @dev Funds leaving the rollup (an executed withdrawal, a reclaimed deposit, an exodus
+    ///      balance) become claimable by `owner` on L1.
     function _creditWithdrawal(address owner, uint16 tokenId_, uint128 amount) internal {
         pooled[tokenId_] -= amount;
         pending[owner][tokenId_] += amount;
@@ -332,7 +333,6 @@ abstract contract Bridge {
             revert NoExpiredPriorityOp();
         }
         exodus = true;
-        _onExodus();
         emit ExodusActivated(head);
     }
 
@@ -342,10 +342,8 @@ abstract contract Bridge {
         if (opId < priorityExecuted || opId >= priorityCount) revert NotReclaimable(opId);
         if (priorityOps[opId].hash != depositHash(to, tokenId_, amount)) revert NotReclaimable(opId);
         delete priorityOps[opId];
-        pooled[tokenId_] -= amount;
-        pending[to][tokenId_] += amount;
         emit DepositReclaimed(opId, to, tokenId_, amount);
-        emit WithdrawalPending(to, tokenId_, amount);
+        _creditWithdrawal(to, tokenId_, amount);
     }
 
     /// @notice In exodus, the owner of an account gets each token balance of the last executed
@@ -358,12 +356,7 @@ abstract contract Bridge {
         if (p.balance == 0) revert ZeroAmount();
         if (stateTree.accountRoot(p) != uint256(executedRoot)) revert WrongExitProof();
         exited[p.accountId][p.tokenId] = true;
-        pooled[p.tokenId] -= p.balance;
-        pending[p.owner][p.tokenId] += p.balance;
         emit ExodusWithdrawn(p.accountId, p.tokenId, p.owner, p.balance);
-        emit WithdrawalPending(p.owner, p.tokenId, p.balance);
+        _creditWithdrawal(p.owner, p.tokenId, p.balance);
     }
-
-    /// @dev Called once when exodus starts; a settlement may stop its own machinery here.
-    function _onExodus() internal virtual {}
 }
