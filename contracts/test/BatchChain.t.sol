@@ -15,11 +15,7 @@ contract BatchCommitTest is RollupFixture {
 
     function setUp() public override {
         super.setUp();
-        token = new MockToken();
-        tokenId = addToken(address(token));
-        token.mint(ALICE, 1e24);
-        vm.prank(ALICE);
-        token.approve(address(rollup), type(uint256).max);
+        (token, tokenId) = addTokenFundedForAlice(1e24);
     }
 
     function testCommitEmptyBatch() public {
@@ -651,11 +647,7 @@ contract BatchExecuteTest is RollupFixture {
 
     function setUp() public override {
         super.setUp();
-        token = new MockToken();
-        tokenId = addToken(address(token));
-        token.mint(ALICE, 1e24);
-        vm.prank(ALICE);
-        token.approve(address(rollup), type(uint256).max);
+        (token, tokenId) = addTokenFundedForAlice(1e24);
     }
 
     function executeReverts(

@@ -209,11 +209,7 @@ contract BridgeDepositTest is RollupFixture {
 
     function setUp() public override {
         super.setUp();
-        token = new MockToken();
-        tokenId = addToken(address(token));
-        token.mint(ALICE, 1e30);
-        vm.prank(ALICE);
-        token.approve(address(rollup), type(uint256).max);
+        (token, tokenId) = addTokenFundedForAlice(1e30);
     }
 
     function checkQueued(uint64 opId, bytes20 hash, uint64 deadline) internal view {

@@ -20,11 +20,7 @@ contract GasTest is RollupFixture {
 
     function setUp() public override {
         super.setUp();
-        token = new MockToken();
-        tokenId = addToken(address(token));
-        token.mint(ALICE, 1e24);
-        vm.prank(ALICE);
-        token.approve(address(rollup), type(uint256).max);
+        (token, tokenId) = addTokenFundedForAlice(1e24);
         vm.deal(ALICE, 100 ether);
     }
 

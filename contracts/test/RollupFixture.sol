@@ -2,7 +2,7 @@
 pragma solidity ^0.8.24;
 
 import {TestBase} from "./Vm.sol";
-import {OneProofVerifier} from "./Mocks.sol";
+import {MockToken, OneProofVerifier} from "./Mocks.sol";
 import {ZkRollup, IBatchVerifier} from "../src/ZkRollup.sol";
 import {BatchChain} from "../src/BatchChain.sol";
 import {StateTree} from "../src/StateTree.sol";
@@ -269,5 +269,14 @@ abstract contract RollupFixture is TestBase {
     function addToken(address token) internal returns (uint16 id) {
         vm.prank(GOV);
         id = rollup.listToken(token);
+    }
+
+    /// @dev A new listed MockToken with `supply` minted to ALICE, who lets the rollup take all.
+    function addTokenFundedForAlice(uint256 supply) internal returns (MockToken t, uint16 id) {
+        t = new MockToken();
+        id = addToken(address(t));
+        t.mint(ALICE, supply);
+        vm.prank(ALICE);
+        t.approve(address(rollup), type(uint256).max);
     }
 }
