@@ -48,12 +48,12 @@ use causeway_circuit::export::proof_to_evm;
 use causeway_circuit::groth16::{self, ProvingKey};
 use causeway_crypto::eddsa::PrivateKey;
 use causeway_crypto::poseidon::hash4;
-use causeway_l1::batch::{commit_info, proof_words, root_word, withdrawals};
+use causeway_l1::batch::{commit_info, field_word, proof_words, root_word, withdrawals};
 use causeway_l1_gen::{BATCH_SHAPE, DEV_SEED};
 use causeway_primitives::pubdata::{PubdataOp, encode};
 use causeway_primitives::{
     AccountId, ChangePubKey, ChangePubKeyAuth, Deposit, Domain, Fr, FullExit, Op, PackedAmount,
-    PackedFee, TokenId, Transfer, TxSignature, fr_to_be_bytes,
+    PackedFee, TokenId, Transfer, TxSignature,
 };
 use causeway_stf::{BlockContext, MemoryState, StateView, WitnessMode, apply_block};
 use causeway_tree::{Poseidon, SparseMerkleTree};
@@ -572,10 +572,6 @@ fn account(id: u32) -> Result<AccountId, L1GasError> {
     AccountId::new(id).context("an account id")
 }
 
-fn word(f: &Fr) -> U256 {
-    U256::from_be_bytes(fr_to_be_bytes(f))
-}
-
 /// The path of `account`'s `token` balance in `state`, as `exodusWithdraw` takes it.
 fn exit_proof(
     state: &MemoryState,
@@ -599,7 +595,7 @@ fn exit_proof(
         });
     }
     let path = |siblings: &[[Fr; 3]]| -> Vec<[U256; 3]> {
-        siblings.iter().map(|s| s.map(|f| word(&f))).collect()
+        siblings.iter().map(|s| s.map(|f| field_word(&f))).collect()
     };
     let (x, y) = owner
         .pubkey
@@ -610,8 +606,8 @@ fn exit_proof(
         balance: state.balance(account, token),
         owner: owner.address,
         nonce: owner.nonce,
-        pubkeyX: word(&x),
-        pubkeyY: word(&y),
+        pubkeyX: field_word(&x),
+        pubkeyY: field_word(&y),
         balancePath: path(&balances.siblings)
             .try_into()
             .ok()

@@ -12,14 +12,6 @@ use causeway_primitives::{AccountId, Address, PackedAmount, PackedFee, PackedPoi
 use rand::{Rng, RngCore, SeedableRng, rngs::StdRng};
 use std::fmt::Write;
 
-fn hex_bytes(bytes: &[u8]) -> String {
-    let mut s = String::with_capacity(2 * bytes.len());
-    for b in bytes {
-        write!(s, "{b:02x}").expect("writing to a String cannot fail");
-    }
-    s
-}
-
 fn address(a: &Address) -> String {
     // The checksummed form is what solc requires of an address literal.
     a.to_checksum(None)
@@ -163,7 +155,7 @@ fn batch() -> Vec<PubdataOp> {
 
 /// The Solidity statement that checks one op read back at offset 0 of its own encoding.
 fn check(op: &PubdataOp, i: usize) -> String {
-    let data = hex_bytes(&encode(std::slice::from_ref(op)));
+    let data = hex::encode(encode(std::slice::from_ref(op)));
     match op {
         PubdataOp::Withdraw {
             token, amount, to, ..
@@ -202,7 +194,7 @@ fn check(op: &PubdataOp, i: usize) -> String {
             "        {{\n            Pubdata.ChangePubKey memory c = this.readChangePubKey(hex\"{data}\");\n            require(c.account == {} && c.auth == {} && c.pubkey == 0x{} && c.nonce == {nonce}, \"vector {i}: change pubkey\");\n            require(c.feeToken == {} && c.fee == {} && c.owner == {}, \"vector {i}: change pubkey fee\");\n        }}\n",
             account.get(),
             *auth as u8,
-            hex_bytes(&pubkey.0),
+            hex::encode(pubkey.0),
             fee_token.get(),
             fee.value(),
             address(owner)
@@ -265,7 +257,7 @@ contract PubdataVectorsTest {{
     }
     out.push_str("    }\n\n    function testWalkFindsEveryOp() public view {\n");
     let ops = batch();
-    let data = hex_bytes(&encode(&ops));
+    let data = hex::encode(encode(&ops));
     writeln!(
         out,
         "        (uint256[] memory offsets, uint256[] memory tags) = this.walk(hex\"{data}\");\n        require(offsets.length == {}, \"op count\");",

@@ -18,6 +18,11 @@ pub fn root_word(root: &Fr) -> B256 {
     B256::from(fr_to_be_bytes(root))
 }
 
+/// A field element as a `uint256` argument (a commitment, an exit proof's siblings and key).
+pub fn field_word(f: &Fr) -> U256 {
+    U256::from_be_bytes(fr_to_be_bytes(f))
+}
+
 /// The `CommitInfo` of block `sealed`, which executed `ops` (the block's input, in order) and
 /// credits its fees to `fee_account`.
 pub fn commit_info(sealed: &Sealed, ops: &[Op], fee_account: AccountId) -> CommitInfo {

@@ -26,11 +26,11 @@ use causeway_circuit::export::proof_to_evm;
 use causeway_circuit::groth16::{ProvingKey, dev_setup, prove};
 use causeway_crypto::eddsa::PrivateKey;
 use causeway_crypto::poseidon::hash4;
-use causeway_l1::batch::{commit_info, proof_words, root_word, withdrawals};
+use causeway_l1::batch::{commit_info, field_word, proof_words, root_word, withdrawals};
 use causeway_l1_gen::{BATCH_SHAPE, DEV_SEED};
 use causeway_primitives::{
     AccountId, Balance, ChangePubKey, ChangePubKeyAuth, Deposit, Domain, Op, TokenId, Withdraw,
-    change_pubkey_eth_message, eth_signed_message_hash, fr_to_be_bytes,
+    change_pubkey_eth_message, eth_signed_message_hash,
 };
 use causeway_stf::{BlockContext, MemoryState, Sealed, StateView, WitnessMode, apply_block};
 use rand::{SeedableRng, rngs::StdRng};
@@ -56,24 +56,26 @@ macro_rules! mined {
     };
 }
 
-/// A sealed block and what proving and executing it needs.
+/// A sealed block and what committing, proving and executing it needs.
 struct Block {
     sealed: Sealed,
     ops: Vec<Op>,
+    /// The circuit's input, built from the block's witness.
+    input: BatchInput,
 }
 
 fn seal(state: &mut MemoryState, ctx: &BlockContext, ops: Vec<Op>) -> Block {
     let sealed =
         apply_block(state, ctx, &ops, WitnessMode::Record).expect("the stf accepts the block");
     state.apply(&sealed.diff);
-    Block { sealed, ops }
-}
-
-fn proof_for(pk: &ProvingKey, ctx: &BlockContext, block: &Block, seed: u64) -> [U256; 8] {
-    let witness = block.sealed.witness.as_ref().expect("witness recorded");
+    let witness = sealed.witness.as_ref().expect("witness recorded");
     let input =
         BatchInput::new(BATCH_SHAPE, ctx.domain, ctx.fee_account, witness).expect("block fits");
-    let proof = prove(pk, &input, &mut StdRng::seed_from_u64(seed)).expect("proving");
+    Block { sealed, ops, input }
+}
+
+fn proof_for(pk: &ProvingKey, block: &Block, seed: u64) -> [U256; 8] {
+    let proof = prove(pk, &block.input, &mut StdRng::seed_from_u64(seed)).expect("proving");
     proof_words(&proof_to_evm(&proof))
 }
 
@@ -200,7 +202,7 @@ async fn deposit_commit_prove_execute_withdraw_on_anvil() {
     );
 
     let pk = setup.join().expect("setup thread");
-    let proof1 = proof_for(&pk, &ctx, &b1, 1);
+    let proof1 = proof_for(&pk, &b1, 1);
     let mut tampered = proof1;
     tampered[0] ^= U256::from(1);
     let bad = rollup
@@ -273,17 +275,15 @@ async fn deposit_commit_prove_execute_withdraw_on_anvil() {
         .collect();
     assert_eq!(stored.len(), 2);
     for (batch, block) in stored.iter().zip([&b2, &b3]) {
-        let witness = block.sealed.witness.as_ref().unwrap();
-        let input = BatchInput::new(BATCH_SHAPE, ctx.domain, ctx.fee_account, witness).unwrap();
         assert_eq!(
             batch.commitment,
-            U256::from_be_bytes(fr_to_be_bytes(&input.commitment())),
+            field_word(&block.input.commitment()),
             "the contract and the circuit disagree on batch {}'s commitment",
             batch.number
         );
     }
 
-    let proofs = vec![proof_for(&pk, &ctx, &b2, 2), proof_for(&pk, &ctx, &b3, 3)];
+    let proofs = vec![proof_for(&pk, &b2, 2), proof_for(&pk, &b3, 3)];
     let receipt = mined!(rollup.proveBatches(stored.clone(), proofs));
     assert!(receipt.status(), "proofs of batches 2 and 3 refused");
     println!("proveBatches (2 batches): {} gas", receipt.gas_used);
