@@ -39,7 +39,14 @@ enum BenchTarget {
     /// L1 gas of deposits, commits at several batch sizes, real proofs, execution,
     /// withdrawals and exodus, from receipts on a real anvil.
     L1Gas(crate::bench_l1::L1GasArgs),
+    /// Signed transfers over JSON-RPC to a node process: sustained tx/s, soft-confirmation
+    /// latency, blocks and L1 commits kept up, nothing lost.
+    Load(load::LoadArgs),
 }
+
+// Declared here rather than in main.rs: `bench load` is only reachable through `bench`.
+#[path = "bench_load.rs"]
+mod load;
 
 #[derive(clap::Args, Debug)]
 struct StfArgs {
@@ -72,6 +79,8 @@ pub enum BenchError {
     Prove(#[from] crate::prove::ProveError),
     #[error("l1-gas: {0}")]
     L1Gas(#[from] crate::bench_l1::L1GasError),
+    #[error("load: {0}")]
+    Load(#[from] load::LoadError),
 }
 
 pub fn run(args: &BenchArgs) -> Result<(), BenchError> {
@@ -79,6 +88,7 @@ pub fn run(args: &BenchArgs) -> Result<(), BenchError> {
         BenchTarget::Stf(a) => bench_stf(a),
         BenchTarget::Prove(a) => crate::bench_prove::run(a).map_err(BenchError::from),
         BenchTarget::L1Gas(a) => crate::bench_l1::run(a).map_err(BenchError::from),
+        BenchTarget::Load(a) => load::run(a).map_err(BenchError::from),
     }
 }
 
@@ -190,6 +200,7 @@ fn bench_stf(a: &StfArgs) -> Result<(), BenchError> {
         fee_account: account(0),
         old_root: genesis.old_root,
         new_root: root,
+        account_count: genesis.account_count,
         ops: vec![],
         pubdata: vec![],
     };
@@ -278,6 +289,7 @@ fn bench_stf(a: &StfArgs) -> Result<(), BenchError> {
             fee_account: account(0),
             old_root: sealed.diff.old_root,
             new_root: sealed.diff.new_root,
+            account_count: sealed.diff.account_count,
             ops: block.to_vec(),
             pubdata: sealed.pubdata(),
         };

@@ -15,8 +15,10 @@
 mod bench;
 mod bench_l1;
 mod bench_prove;
+mod node_cmd;
 mod prove;
 mod util;
+mod wallet;
 
 use causeway_crypto::eddsa::SignatureError;
 use causeway_crypto::poseidon::PoseidonError;
@@ -46,6 +48,13 @@ enum Command {
     /// The prover service.
     #[command(subcommand)]
     Prover(prove::ProverCommand),
+    /// A wallet: keystore, deposits, transfers, withdrawals and claims on a Causeway node.
+    Wallet(wallet::WalletArgs),
+    /// A whole local deployment: anvil, the contracts, the node, funded test accounts.
+    Devnet(node_cmd::DevnetArgs),
+    /// The node (sequencer, prover, L1 watcher and submitter, JSON-RPC) from a config file,
+    /// against any Ethereum JSON-RPC URL.
+    Node(node_cmd::NodeArgs),
 }
 
 /// Every way a `causeway` command can fail.
@@ -84,13 +93,18 @@ pub enum CliError {
     Prove(#[from] prove::ProveError),
     #[error("cannot write output: {0}")]
     Output(#[from] io::Error),
+    #[error("node: {0}")]
+    Node(#[from] causeway_node::NodeFatal),
 }
 
 impl CliError {
     /// The process exit code for this error (see the module docs).
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::SignatureRejected(_) | CliError::Bench(_) | CliError::Output(_) => 1,
+            CliError::SignatureRejected(_)
+            | CliError::Bench(_)
+            | CliError::Output(_)
+            | CliError::Node(_) => 1,
             CliError::InvalidHexChar { .. }
             | CliError::OddHexLength { .. }
             | CliError::WrongLength { .. }
@@ -115,6 +129,10 @@ fn main() -> ExitCode {
         Command::Setup(args) => prove::setup(args).map_err(CliError::from),
         Command::Prove(args) => prove::prove(args).map_err(CliError::from),
         Command::Prover(command) => prove::prover(command).map_err(CliError::from),
+        // The wallet prints its own errors: its exit codes follow the same rules.
+        Command::Wallet(args) => return wallet::run(args),
+        Command::Devnet(args) => node_cmd::devnet(args).map_err(CliError::from),
+        Command::Node(args) => node_cmd::node(args).map_err(CliError::from),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -31,6 +31,9 @@ pub const DEV_CHAIN_ID: u64 = 31337;
 /// How long anvil may take to print its address, and then to answer.
 const STARTUP: Duration = Duration::from_secs(30);
 
+/// How long [`Anvil::shutdown`] waits for anvil to exit (and write its state).
+const SHUTDOWN: Duration = Duration::from_secs(10);
+
 /// Why an anvil could not be started.
 #[derive(Debug, thiserror::Error)]
 pub enum AnvilError {
@@ -67,13 +70,22 @@ impl Anvil {
     /// Starts anvil with extra command-line arguments (e.g. `["--block-time", "1"]`); the host
     /// and port are chosen here.
     pub fn spawn_with_args<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Result<Anvil, AnvilError> {
+        // `--port 0` lets the OS pick a free port (no race between parallel tests).
+        Anvil::spawn_on_port(0, args)
+    }
+
+    /// Starts anvil on `port` with extra arguments: to bring a chain back where its clients
+    /// expect it, e.g. after [`Anvil::shutdown`] of one started with `--state <file>`.
+    pub fn spawn_on_port<S: AsRef<std::ffi::OsStr>>(
+        port: u16,
+        args: &[S],
+    ) -> Result<Anvil, AnvilError> {
         let program = program();
-        // `--port 0` lets the OS pick a free port (no race between parallel tests); anvil
-        // prints it as `Listening on 127.0.0.1:<port>`. Its own process group: the npm wrapper
-        // (node) forwards SIGTERM/SIGINT to the anvil binary but not SIGKILL, so drop kills
-        // the whole group.
+        // Anvil prints the port as `Listening on 127.0.0.1:<port>`. Its own process group: the
+        // npm wrapper (node) forwards SIGTERM/SIGINT to the anvil binary but not SIGKILL, so
+        // drop kills the whole group.
         let mut child = Command::new(&program)
-            .args(["--host", "127.0.0.1", "--port", "0"])
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -147,6 +159,36 @@ impl Anvil {
             .next()
             .and_then(|p| p.parse().ok())
             .expect("anvil's address ends in a port")
+    }
+}
+
+impl Anvil {
+    /// Stops anvil the way Ctrl-C would (SIGTERM, which the npm wrapper forwards), so that it
+    /// writes `--state` / `--dump-state` on the way out, and waits until every process of its
+    /// group has exited; after 10 s whatever is left is killed.
+    pub fn shutdown(mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        let _ = self.child.wait();
+        // The wrapper exits as soon as it has forwarded the signal; the anvil binary may still
+        // be dumping its state. Signal 0 to the group fails once no member is left.
+        let deadline = Instant::now() + SHUTDOWN;
+        while Instant::now() < deadline {
+            let alive = Command::new("kill")
+                .args(["-0", "--", &format!("-{}", self.child.id())])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            if !alive {
+                break;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        // Drop kills what may be left.
     }
 }
 

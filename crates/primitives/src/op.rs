@@ -141,6 +141,20 @@ pub enum Op {
     ChangePubKey(ChangePubKey),
 }
 
+const OP_HASH_TAG: &[u8] = b"causeway:op:v1";
+
+impl Op {
+    /// The op's hash, its name in RPC answers and indexes (an L2 "transaction hash"):
+    /// `keccak256("causeway:op:v1" ‖ postcard(op))`. Postcard is deterministic, so equal ops
+    /// have equal hashes; the signature is part of the bytes, as in an Ethereum tx hash.
+    pub fn hash(&self) -> B256 {
+        let mut bytes = OP_HASH_TAG.to_vec();
+        // Encoding a plain value into a Vec cannot fail.
+        bytes.extend(postcard::to_stdvec(self).unwrap_or_else(|e| unreachable!("postcard: {e}")));
+        keccak256(&bytes)
+    }
+}
+
 /// `tag ‖ from (32 bits) ‖ token (16) ‖ nonce (32)` as one integer.
 fn header_fr(kind: OpKind, from: AccountId, token: TokenId, nonce: Nonce) -> Fr {
     let v: u128 =

@@ -126,6 +126,35 @@ impl JobQueue {
         }
     }
 
+    /// Removes pending jobs and proofs whose id is above `last`: a producer that writes a job
+    /// before it durably records the batch (so no recorded batch is ever without its job)
+    /// calls this on restart, since a batch not recorded before a crash is built again,
+    /// maybe with other contents, under the same id. Returns the ids removed.
+    pub fn discard_above(&self, last: u64) -> Result<Vec<u64>, ProverError> {
+        let mut removed = Vec::new();
+        for id in self.pending()?.into_iter().filter(|id| *id > last) {
+            remove_if_present(&self.pending_path(id))?;
+            removed.push(id);
+        }
+        for name in self.entries(PROOFS)? {
+            if let Some(id) = name
+                .strip_suffix(".proof")
+                .and_then(|n| n.parse::<u64>().ok())
+                .filter(|id| *id > last)
+            {
+                remove_if_present(&self.proof_path(id))?;
+                removed.push(id);
+            }
+        }
+        if !removed.is_empty() {
+            durable::sync_dir(&self.root.join(PENDING))
+                .map_err(|e| ProverError::io(&self.root, e))?;
+            durable::sync_dir(&self.root.join(PROOFS))
+                .map_err(|e| ProverError::io(&self.root, e))?;
+        }
+        Ok(removed)
+    }
+
     /// Ids of the pending jobs, lowest first.
     pub fn pending(&self) -> Result<Vec<u64>, ProverError> {
         let mut ids: Vec<u64> = self
@@ -349,5 +378,19 @@ mod tests {
         assert_eq!(q.failure(1).unwrap().as_deref(), Some("bad batch"));
         q.release(b).unwrap();
         assert_eq!(q.pending().unwrap(), vec![1, 2]);
+    }
+
+    #[test]
+    fn discard_above_removes_only_later_jobs() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = JobQueue::open(dir.path()).unwrap();
+        for id in [3, 4, 5] {
+            q.submit(&job(id)).unwrap();
+        }
+        assert_eq!(q.discard_above(3).unwrap(), vec![4, 5]);
+        assert_eq!(q.pending().unwrap(), vec![3]);
+        // The same id can be submitted again once discarded.
+        q.submit(&job(4)).unwrap();
+        assert!(q.discard_above(10).unwrap().is_empty());
     }
 }

@@ -18,8 +18,8 @@ use causeway_crypto::eddsa::{PreparedKey, verify_tx_signature, verify_tx_signatu
 use causeway_crypto::poseidon;
 use causeway_primitives::pubdata::{AuthKind, PubdataOp};
 use causeway_primitives::{
-    AccountId, Address, ChangePubKey, ChangePubKeyAuth, Deposit, Domain, FullExit, Nonce, Op,
-    PackedAmount, PackedFee, PackedPoint, TokenId, Transfer, TxSignature, Withdraw,
+    AccountId, Address, Balance, ChangePubKey, ChangePubKeyAuth, Deposit, Domain, FullExit, Nonce,
+    Op, PackedAmount, PackedFee, PackedPoint, TokenId, Transfer, TxSignature, Withdraw,
     change_pubkey_eth_message, eth_signed_message_hash,
 };
 use rayon::prelude::*;
@@ -126,6 +126,26 @@ impl<'a, V: StateView> Executor<'a, V> {
 
     pub fn receipts(&self) -> &[Receipt] {
         &self.receipts
+    }
+
+    /// An account as of the ops accepted so far (the sequencer's soft state).
+    pub fn account(&self, id: AccountId) -> Option<crate::AccountState> {
+        self.state.account(id)
+    }
+
+    /// The id of the account with `address`, including accounts this block created.
+    pub fn account_id(&self, address: &Address) -> Option<AccountId> {
+        self.state.account_id(address)
+    }
+
+    /// A balance as of the ops accepted so far.
+    pub fn balance(&self, id: AccountId, token: TokenId) -> Balance {
+        self.state.balance(id, token)
+    }
+
+    /// Accounts that exist once the ops accepted so far are applied.
+    pub fn account_count(&self) -> u32 {
+        self.state.pending.account_count
     }
 
     /// Credits collected fees and commits to the new state.

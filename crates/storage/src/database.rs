@@ -1,4 +1,5 @@
-//! [`Database`]: loading the state from redb, and committing blocks and batches to it.
+//! [`Database`]: loading the state from redb, committing blocks and batches to it, and the
+//! sequencer's mempool journal and lookup indexes kept beside them.
 //!
 //! See the crate docs for the tables and the invariants; this module implements them.
 
@@ -8,7 +9,8 @@ use crate::codec::{
     encode_account, encode_balance,
 };
 use crate::records::{self, BatchRecord, BlockRecord};
-use causeway_primitives::{AccountId, Address, MAX_BALANCE, TokenId, fr_to_be_bytes};
+use alloy_primitives::keccak256;
+use causeway_primitives::{AccountId, Address, B256, MAX_BALANCE, Op, TokenId, fr_to_be_bytes};
 use causeway_stf::{MemoryState, StateDiff, StateView};
 use causeway_tree::{ACCOUNT_TREE_HEIGHT, MemoryStore, NodeKey, TreeKey};
 use redb::{
@@ -18,9 +20,12 @@ use redb::{
 use std::collections::{HashMap, HashSet};
 use std::fmt::Display;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-/// The on-disk format this build reads and writes (`meta.version`).
-pub const FORMAT_VERSION: u32 = 1;
+/// The on-disk format this build reads and writes (`meta.version`). Version 2 added the
+/// `journal`, `op_index` and `block_hashes` tables and the `journal_next` and
+/// `next_priority_op` meta entries; version-1 files are refused, not migrated.
+pub const FORMAT_VERSION: u32 = 2;
 /// The number of the first block; the state before it is the empty state.
 pub const FIRST_BLOCK: u64 = 1;
 /// The number of the first batch.
@@ -32,6 +37,9 @@ const BALANCES_TABLE: &str = "balances";
 const BLOCKS_TABLE: &str = "blocks";
 const BATCHES_TABLE: &str = "batches";
 const META_TABLE: &str = "meta";
+const JOURNAL_TABLE: &str = "journal";
+const OP_INDEX_TABLE: &str = "op_index";
+const BLOCK_HASHES_TABLE: &str = "block_hashes";
 
 const NODES: TableDefinition<&[u8; 13], &[u8; 32]> = TableDefinition::new(NODES_TABLE);
 const ACCOUNTS: TableDefinition<u32, &[u8]> = TableDefinition::new(ACCOUNTS_TABLE);
@@ -39,11 +47,16 @@ const BALANCES: TableDefinition<(u32, u16), &[u8; 16]> = TableDefinition::new(BA
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new(BLOCKS_TABLE);
 const BATCHES: TableDefinition<u64, &[u8]> = TableDefinition::new(BATCHES_TABLE);
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new(META_TABLE);
+const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new(JOURNAL_TABLE);
+const OP_INDEX: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new(OP_INDEX_TABLE);
+const BLOCK_HASHES: TableDefinition<&[u8; 32], u64> = TableDefinition::new(BLOCK_HASHES_TABLE);
 
 const META_VERSION: &str = "version";
 const META_LATEST_BLOCK: &str = "latest_block";
 const META_STATE_ROOT: &str = "state_root";
 const META_ACCOUNT_COUNT: &str = "account_count";
+const META_JOURNAL_NEXT: &str = "journal_next";
+const META_NEXT_PRIORITY_OP: &str = "next_priority_op";
 
 /// Nodes are handed to the in-memory store in chunks so loading never holds two copies.
 const LOAD_CHUNK: usize = 1 << 16;
@@ -65,7 +78,13 @@ pub struct Database {
     latest_block: Option<u64>,
     /// `(number, last_block)` of the latest batch.
     latest_batch: Option<(u64, u64)>,
-    poisoned: bool,
+    /// `meta.next_priority_op`; changes only with a committed block, under `&mut self`.
+    next_priority_op: u64,
+    /// A copy of `meta.journal_next` for cheap reads. Appends take `&self`, hence atomic; the
+    /// value appends check against is the one in `meta`, read inside their write transaction.
+    journal_next: AtomicU64,
+    /// Atomic because journal writes take `&self` and a failed commit must still poison.
+    poisoned: AtomicBool,
 }
 
 impl std::fmt::Debug for Database {
@@ -74,7 +93,9 @@ impl std::fmt::Debug for Database {
             .field("latest_block", &self.latest_block)
             .field("latest_batch", &self.latest_batch)
             .field("account_count", &self.state.account_count())
-            .field("poisoned", &self.poisoned)
+            .field("next_priority_op", &self.next_priority_op)
+            .field("journal_next", &self.journal_next())
+            .field("poisoned", &self.is_poisoned())
             .finish_non_exhaustive()
     }
 }
@@ -98,13 +119,17 @@ impl Database {
             state,
             latest_block,
             latest_batch,
+            next_priority_op,
+            journal_next,
         } = load(&db)?;
         Ok(Database {
             db,
             state,
             latest_block,
             latest_batch,
-            poisoned: false,
+            next_priority_op,
+            journal_next: AtomicU64::new(journal_next),
+            poisoned: AtomicBool::new(false),
         })
     }
 
@@ -123,31 +148,64 @@ impl Database {
         self.latest_batch.map(|(number, _)| number)
     }
 
+    /// The priority id the next committed priority op (deposit or full exit) must carry:
+    /// 1 + the largest one in any committed block, 0 before the first.
+    pub fn next_priority_op(&self) -> u64 {
+        self.next_priority_op
+    }
+
+    /// The first sequence number the next [`append_journal`](Self::append_journal) may use:
+    /// 1 + the largest ever appended, consumed or not; 0 in a new database.
+    pub fn journal_next(&self) -> u64 {
+        self.journal_next.load(Ordering::SeqCst)
+    }
+
     /// Durably commits `block` and the diff its execution produced, then applies the diff to
-    /// the in-memory state.
-    ///
-    /// Refused, with nothing written, unless `block.number` is the next block number,
-    /// `diff.old_root` is the current state root, the block's roots are the diff's, and the
-    /// diff fits the state (new accounts numbered consecutively from the current count up to
-    /// `diff.account_count`, balances of existing accounts and at most [`MAX_BALANCE`], node
-    /// keys inside their trees, and the written account-tree root equal to `diff.new_root`).
-    ///
-    /// On `Ok` the block is on disk. A [`StorageError::Db`] raised before redb's commit
-    /// changes nothing; one raised by the commit itself poisons the handle: the block may or
-    /// may not have reached the disk, and the in-memory state is the old one.
+    /// the in-memory state. The same as [`commit_block_consuming`](Self::commit_block_consuming)
+    /// with no journal entries consumed.
     pub fn commit_block(
         &mut self,
         block: &BlockRecord,
         diff: &StateDiff,
     ) -> Result<(), StorageError> {
-        if self.poisoned {
-            return Err(StorageError::Poisoned);
-        }
+        self.commit_block_consuming(block, diff, &[])
+    }
+
+    /// Durably commits `block` and its diff, indexes its ops and its hash, and deletes the
+    /// journal entries `consumed`, all in one redb transaction: after a crash either the block
+    /// is committed and those entries are gone, or neither. Then applies the diff to the
+    /// in-memory state.
+    ///
+    /// Refused, with nothing written, unless `block.number` is the next block number,
+    /// `diff.old_root` is the current state root, the block's roots are the diff's, the diff
+    /// fits the state (new accounts numbered consecutively from the current count up to
+    /// `diff.account_count`, balances of existing accounts and at most [`MAX_BALANCE`], node
+    /// keys inside their trees, and the written account-tree root equal to `diff.new_root`),
+    /// the block's priority ops are numbered consecutively from
+    /// [`next_priority_op`](Self::next_priority_op) ([`StorageError::PriorityOutOfOrder`]), and
+    /// every seq in `consumed` is in the journal, once ([`StorageError::JournalEntryMissing`]).
+    ///
+    /// On `Ok` the block is on disk. A [`StorageError::Db`] raised before redb's commit
+    /// changes nothing; one raised by the commit itself poisons the handle: the block may or
+    /// may not have reached the disk, and the in-memory state is the old one.
+    pub fn commit_block_consuming(
+        &mut self,
+        block: &BlockRecord,
+        diff: &StateDiff,
+        consumed: &[u64],
+    ) -> Result<(), StorageError> {
+        self.check_writable()?;
         self.check_block(block, diff)?;
+        let next_priority_op = self.check_priority_ops(block)?;
         let record = records::encode(block);
+        // `block.hash()`, from the bytes already encoded.
+        let hash = keccak256(&record);
 
         let txn = self.begin_durable_write()?;
         {
+            // First, so that a missing entry aborts the transaction before anything else is
+            // in it.
+            remove_journal_entries(&txn, consumed)?;
             let mut nodes = txn.open_table(NODES)?;
             for (key, value) in &diff.nodes {
                 nodes.insert(&key.to_bytes(), &fr_to_be_bytes(value))?;
@@ -167,6 +225,19 @@ impl Database {
             }
             txn.open_table(BLOCKS)?
                 .insert(block.number, record.as_slice())?;
+            let mut op_index = txn.open_table(OP_INDEX)?;
+            // `check_block` refused blocks whose op indexes do not fit a u32.
+            for (index, op) in (0u32..).zip(&block.ops) {
+                let key = op.hash().0;
+                // Equal ops have equal hashes (every Noop, or a priority op repeated by a
+                // buggy sequencer; a signed op cannot run twice because of its nonce). The
+                // first occurrence stays indexed, so a lookup never moves once answered.
+                if op_index.get(&key)?.is_none() {
+                    op_index.insert(&key, (block.number, index))?;
+                }
+            }
+            txn.open_table(BLOCK_HASHES)?
+                .insert(&hash.0, block.number)?;
             let mut meta = txn.open_table(META)?;
             meta.insert(META_LATEST_BLOCK, block.number.to_be_bytes().as_slice())?;
             meta.insert(META_STATE_ROOT, fr_to_be_bytes(&diff.new_root).as_slice())?;
@@ -174,12 +245,120 @@ impl Database {
                 META_ACCOUNT_COUNT,
                 diff.account_count.to_be_bytes().as_slice(),
             )?;
+            meta.insert(
+                META_NEXT_PRIORITY_OP,
+                next_priority_op.to_be_bytes().as_slice(),
+            )?;
         }
         self.commit(txn)?;
 
         self.state.apply(diff);
         self.latest_block = Some(block.number);
+        self.next_priority_op = next_priority_op;
         Ok(())
+    }
+
+    /// Durably appends `entries` to the mempool journal in one redb transaction (one fsync
+    /// for the whole group). The sequencer acknowledges an op only once the call that carries
+    /// it has returned `Ok`.
+    ///
+    /// Refused with [`StorageError::JournalOutOfOrder`], with nothing written, unless the
+    /// sequence numbers strictly increase within `entries` and the first is at least
+    /// [`journal_next`](Self::journal_next): a sequence number is never reused, even after its
+    /// entry was consumed, so a replayed journal cannot mistake a new op for an old one.
+    /// Gaps are allowed. Takes `&self` so the sequencer can append while it holds the state
+    /// borrowed from [`state`](Self::state); a failed redb commit poisons the handle as for
+    /// [`commit_block`](Self::commit_block).
+    pub fn append_journal(&self, entries: &[(u64, Op)]) -> Result<(), StorageError> {
+        self.check_writable()?;
+        if entries.is_empty() {
+            return Ok(());
+        }
+
+        let txn = self.begin_durable_write()?;
+        let next = {
+            let mut meta = txn.open_table(META)?;
+            // The copy in `meta`, read under redb's single-writer lock, is the one to check
+            // against: two threads appending through `&self` are serialized here.
+            let mut next = meta_get(&meta, META_JOURNAL_NEXT, decode_u64)?.ok_or_else(|| {
+                corrupt(META_TABLE, META_JOURNAL_NEXT)("missing in an open database".into())
+            })?;
+            for &(seq, _) in entries {
+                // u64::MAX is refused: no sequence number could come after it.
+                if seq < next || seq == u64::MAX {
+                    return Err(StorageError::JournalOutOfOrder { next, got: seq });
+                }
+                next = seq + 1;
+            }
+            let mut journal = txn.open_table(JOURNAL)?;
+            for (seq, op) in entries {
+                journal.insert(*seq, records::encode(op).as_slice())?;
+            }
+            meta.insert(META_JOURNAL_NEXT, next.to_be_bytes().as_slice())?;
+            next
+        };
+        self.commit(txn)?;
+
+        // `fetch_max`: a concurrent append may have committed after this one and stored a
+        // larger value already.
+        self.journal_next.fetch_max(next, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Every journal entry, in sequence order: what the sequencer replays after a restart.
+    pub fn journal(&self) -> Result<Vec<(u64, Op)>, StorageError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(JOURNAL)?;
+        table
+            .iter()?
+            .map(|entry| {
+                let (key, value) = entry?;
+                let seq = key.value();
+                let op = records::decode(value.value()).map_err(corrupt(JOURNAL_TABLE, seq))?;
+                Ok((seq, op))
+            })
+            .collect()
+    }
+
+    /// Durably deletes the journal entries `seqs` in one redb transaction, for ops the
+    /// sequencer drops without executing them (an expired parked op, say). Ops that go into a
+    /// block are consumed by [`commit_block_consuming`](Self::commit_block_consuming) instead.
+    ///
+    /// Refused with [`StorageError::JournalEntryMissing`], with nothing written, unless every
+    /// seq is in the journal, once. [`journal_next`](Self::journal_next) does not move.
+    pub fn remove_journal(&self, seqs: &[u64]) -> Result<(), StorageError> {
+        self.check_writable()?;
+        if seqs.is_empty() {
+            return Ok(());
+        }
+        let txn = self.begin_durable_write()?;
+        remove_journal_entries(&txn, seqs)?;
+        self.commit(txn)
+    }
+
+    /// Where the op with hash `hash` ([`Op::hash`]) was committed: `(block number, index in
+    /// the block's ops)`. For ops committed more than once (equal hashes), the first place.
+    pub fn find_op(&self, hash: &B256) -> Result<Option<(u64, u32)>, StorageError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(OP_INDEX)?;
+        let Some(found) = table.get(&hash.0)? else {
+            return Ok(None);
+        };
+        let (number, index) = found.value();
+        self.check_indexed_block(OP_INDEX_TABLE, hash, number)?;
+        Ok(Some((number, index)))
+    }
+
+    /// The number of the committed block with hash `hash` ([`BlockRecord::hash`]).
+    pub fn block_number_by_hash(&self, hash: &B256) -> Result<Option<u64>, StorageError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BLOCK_HASHES)?;
+        let Some(found) = table.get(&hash.0)? else {
+            return Ok(None);
+        };
+        let number = found.value();
+        self.check_indexed_block(BLOCK_HASHES_TABLE, hash, number)?;
+        Ok(Some(number))
     }
 
     /// The committed block `number`, if there is one.
@@ -200,9 +379,7 @@ impl Database {
     /// and the new root of its last. A failure of redb's commit poisons the handle, as for
     /// [`commit_block`](Self::commit_block).
     pub fn put_batch(&mut self, batch: &BatchRecord) -> Result<(), StorageError> {
-        if self.poisoned {
-            return Err(StorageError::Poisoned);
-        }
+        self.check_writable()?;
         let expected = self.latest_batch.map_or(FIRST_BATCH, |(n, _)| n + 1);
         if batch.number != expected {
             return Err(StorageError::BatchOutOfOrder {
@@ -278,6 +455,20 @@ impl Database {
                 block.number
             ));
         }
+        if block.account_count != diff.account_count {
+            return invalid(format!(
+                "block {} says {} accounts, its diff {}",
+                block.number, block.account_count, diff.account_count
+            ));
+        }
+        // `op_index` stores an op's place in its block as a u32.
+        if u32::try_from(block.ops.len()).is_err() {
+            return invalid(format!(
+                "block {} has {} ops",
+                block.number,
+                block.ops.len()
+            ));
+        }
 
         let mut next_new = self.state.account_count();
         let mut addresses = HashSet::with_capacity(diff.accounts.len());
@@ -336,6 +527,44 @@ impl Database {
         Ok(())
     }
 
+    /// Checks that the block's priority ops continue the L1 queue without gap or repeat (the
+    /// L1 contract consumes them strictly in order, so a gap here is a sequencer bug that
+    /// would otherwise surface only when the batch is refused on L1), and returns the
+    /// `next_priority_op` after the block.
+    fn check_priority_ops(&self, block: &BlockRecord) -> Result<u64, StorageError> {
+        let mut expected = self.next_priority_op;
+        for op in &block.ops {
+            let got = match op {
+                Op::Deposit(deposit) => deposit.priority_id,
+                Op::FullExit(exit) => exit.priority_id,
+                Op::Noop | Op::Transfer(_) | Op::Withdraw(_) | Op::ChangePubKey(_) => continue,
+            };
+            if got != expected {
+                return Err(StorageError::PriorityOutOfOrder { expected, got });
+            }
+            expected = expected.checked_add(1).ok_or_else(|| {
+                StorageError::InvalidBlock(format!("priority id {got} leaves no next id"))
+            })?;
+        }
+        Ok(expected)
+    }
+
+    /// An index entry must point at a committed block; anything else is a corrupt file.
+    fn check_indexed_block(
+        &self,
+        table: &'static str,
+        hash: &B256,
+        number: u64,
+    ) -> Result<(), StorageError> {
+        if number < FIRST_BLOCK || self.latest_block.is_none_or(|latest| number > latest) {
+            return Err(corrupt(table, hash)(format!(
+                "points at block {number}, but blocks up to {:?} are committed",
+                self.latest_block
+            )));
+        }
+        Ok(())
+    }
+
     /// A block that must exist because its number is at most the latest block.
     fn committed_block(&self, number: u64) -> Result<BlockRecord, StorageError> {
         self.block(number)?.ok_or_else(|| StorageError::Corrupt {
@@ -345,17 +574,41 @@ impl Database {
         })
     }
 
+    fn is_poisoned(&self) -> bool {
+        self.poisoned.load(Ordering::SeqCst)
+    }
+
+    fn check_writable(&self) -> Result<(), StorageError> {
+        if self.is_poisoned() {
+            return Err(StorageError::Poisoned);
+        }
+        Ok(())
+    }
+
     fn begin_durable_write(&self) -> Result<WriteTransaction, StorageError> {
         begin_durable_write(&self.db)
     }
 
     /// Commits `txn`, poisoning the handle if redb fails: the outcome on disk is then unknown.
-    fn commit(&mut self, txn: WriteTransaction) -> Result<(), StorageError> {
+    fn commit(&self, txn: WriteTransaction) -> Result<(), StorageError> {
         txn.commit().map_err(|e| {
-            self.poisoned = true;
+            self.poisoned.store(true, Ordering::SeqCst);
             e.into()
         })
     }
+}
+
+/// Deletes the journal entries `seqs` inside `txn`. On a missing one it returns the error and
+/// the caller drops `txn`, which aborts it: nothing of the call reaches the disk.
+fn remove_journal_entries(txn: &WriteTransaction, seqs: &[u64]) -> Result<(), StorageError> {
+    let mut journal = txn.open_table(JOURNAL)?;
+    for &seq in seqs {
+        // A seq listed twice finds its entry gone the second time, and is refused as missing.
+        if journal.remove(seq)?.is_none() {
+            return Err(StorageError::JournalEntryMissing { seq });
+        }
+    }
+    Ok(())
 }
 
 /// A write transaction that is on disk when `commit` returns, using two-phase commit: redb's
@@ -376,6 +629,9 @@ fn init(db: &redb::Database) -> Result<(), StorageError> {
         let balances = txn.open_table(BALANCES)?;
         let blocks = txn.open_table(BLOCKS)?;
         let batches = txn.open_table(BATCHES)?;
+        let journal = txn.open_table(JOURNAL)?;
+        let op_index = txn.open_table(OP_INDEX)?;
+        let block_hashes = txn.open_table(BLOCK_HASHES)?;
         let mut meta = txn.open_table(META)?;
         match meta_get(&meta, META_VERSION, decode_u32)? {
             Some(FORMAT_VERSION) => false,
@@ -391,6 +647,9 @@ fn init(db: &redb::Database) -> Result<(), StorageError> {
                     && balances.is_empty()?
                     && blocks.is_empty()?
                     && batches.is_empty()?
+                    && journal.is_empty()?
+                    && op_index.is_empty()?
+                    && block_hashes.is_empty()?
                     && meta.is_empty()?;
                 if !empty {
                     return Err(corrupt(META_TABLE, META_VERSION)(
@@ -398,6 +657,11 @@ fn init(db: &redb::Database) -> Result<(), StorageError> {
                     ));
                 }
                 meta.insert(META_VERSION, FORMAT_VERSION.to_be_bytes().as_slice())?;
+                // Stored from the start rather than defaulted when absent, so that a lost
+                // entry is a corrupt file instead of a silent reset to 0 (which would let
+                // journal sequence numbers be reused).
+                meta.insert(META_JOURNAL_NEXT, 0u64.to_be_bytes().as_slice())?;
+                meta.insert(META_NEXT_PRIORITY_OP, 0u64.to_be_bytes().as_slice())?;
                 true
             }
         }
@@ -414,6 +678,8 @@ struct Loaded {
     state: MemoryState,
     latest_block: Option<u64>,
     latest_batch: Option<(u64, u64)>,
+    next_priority_op: u64,
+    journal_next: u64,
 }
 
 /// Reads and checks every table (crate docs, invariant 5).
@@ -432,6 +698,11 @@ fn load(db: &redb::Database) -> Result<Loaded, StorageError> {
         ));
     }
     let account_count = account_count.unwrap_or(0);
+    let required = |key: &'static str| -> Result<u64, StorageError> {
+        meta_get(&meta, key, decode_u64)?.ok_or_else(|| corrupt(META_TABLE, key)("missing".into()))
+    };
+    let journal_next = required(META_JOURNAL_NEXT)?;
+    let next_priority_op = required(META_NEXT_PRIORITY_OP)?;
 
     let table = txn.open_table(ACCOUNTS)?;
     let mut accounts = Vec::with_capacity(usize::try_from(table.len()?).unwrap_or(0));
@@ -516,10 +787,35 @@ fn load(db: &redb::Database) -> Result<Loaded, StorageError> {
                      to {last_stored:?}"
                 )));
             }
-            let record = match blocks.get(latest)? {
-                Some(bytes) => decode_block(latest, bytes.value())?,
+            let (record, hash) = match blocks.get(latest)? {
+                Some(bytes) => (
+                    decode_block(latest, bytes.value())?,
+                    keccak256(bytes.value()),
+                ),
                 None => return Err(corrupt(BLOCKS_TABLE, latest)("missing".into())),
             };
+            // Cheap spot checks of what the latest commit wrote beside the block; the indexes
+            // as a whole are not rechecked (that is a pass over every block and op).
+            let indexed = txn
+                .open_table(BLOCK_HASHES)?
+                .get(&hash.0)?
+                .map(|n| n.value());
+            if indexed != Some(latest) {
+                return Err(corrupt(BLOCK_HASHES_TABLE, hash)(format!(
+                    "the latest block {latest} is indexed as {indexed:?}"
+                )));
+            }
+            let last_priority = record.ops.iter().rev().find_map(|op| match op {
+                Op::Deposit(deposit) => Some(deposit.priority_id),
+                Op::FullExit(exit) => Some(exit.priority_id),
+                Op::Noop | Op::Transfer(_) | Op::Withdraw(_) | Op::ChangePubKey(_) => None,
+            });
+            if last_priority.is_some_and(|id| id.checked_add(1) != Some(next_priority_op)) {
+                return Err(corrupt(META_TABLE, META_NEXT_PRIORITY_OP)(format!(
+                    "{next_priority_op}, but the latest block's last priority op is \
+                     {last_priority:?}"
+                )));
+            }
             let state = MemoryState::from_parts(accounts, balances, nodes);
             let tree = state.root();
             for recorded in [record.new_root, meta_root.unwrap_or(record.new_root)] {
@@ -534,6 +830,28 @@ fn load(db: &redb::Database) -> Result<Loaded, StorageError> {
             state
         }
     };
+
+    let block_hashes = txn.open_table(BLOCK_HASHES)?.len()?;
+    if block_hashes != block_count {
+        return Err(corrupt(BLOCK_HASHES_TABLE, "*")(format!(
+            "{block_hashes} block hashes for {block_count} blocks"
+        )));
+    }
+    if latest_block.is_none() && !txn.open_table(OP_INDEX)?.is_empty()? {
+        return Err(corrupt(OP_INDEX_TABLE, "*")(
+            "ops indexed, but no block".into(),
+        ));
+    }
+
+    let journal = txn.open_table(JOURNAL)?;
+    if let Some((last, _)) = journal.last()? {
+        let last = last.value();
+        if last >= journal_next {
+            return Err(corrupt(JOURNAL_TABLE, last)(format!(
+                "at or beyond `journal_next` {journal_next}"
+            )));
+        }
+    }
 
     let batches = txn.open_table(BATCHES)?;
     let latest_batch = match batches.last()? {
@@ -567,6 +885,8 @@ fn load(db: &redb::Database) -> Result<Loaded, StorageError> {
         state,
         latest_block,
         latest_batch,
+        next_priority_op,
+        journal_next,
     })
 }
 

@@ -6,8 +6,10 @@ use causeway_primitives::Fr;
 ///
 /// Refusals of a write ([`BlockOutOfOrder`](Self::BlockOutOfOrder),
 /// [`OldRootMismatch`](Self::OldRootMismatch), [`InvalidBlock`](Self::InvalidBlock),
-/// [`BatchOutOfOrder`](Self::BatchOutOfOrder), [`InvalidBatch`](Self::InvalidBatch)) are raised
-/// before anything is written and leave the database unchanged. [`Corrupt`](Self::Corrupt),
+/// [`PriorityOutOfOrder`](Self::PriorityOutOfOrder), [`BatchOutOfOrder`](Self::BatchOutOfOrder),
+/// [`InvalidBatch`](Self::InvalidBatch), [`JournalOutOfOrder`](Self::JournalOutOfOrder),
+/// [`JournalEntryMissing`](Self::JournalEntryMissing)) are raised before anything is written
+/// (at worst inside a redb transaction that is then aborted) and leave the database unchanged. [`Corrupt`](Self::Corrupt),
 /// [`RootMismatch`](Self::RootMismatch) and [`UnsupportedVersion`](Self::UnsupportedVersion)
 /// mean the file cannot be trusted.
 #[derive(Debug, thiserror::Error)]
@@ -45,11 +47,28 @@ pub enum StorageError {
     #[error("invalid block: {0}")]
     InvalidBlock(String),
 
+    /// The block's priority ops (deposits and full exits) do not continue the L1 priority
+    /// queue: the first must be [`Database::next_priority_op`](crate::Database::next_priority_op)
+    /// and each next one the id after it.
+    #[error("priority op {got} out of order: expected priority op {expected}")]
+    PriorityOutOfOrder { expected: u64, got: u64 },
+
     #[error("batch {got} stored out of order: expected batch {expected}")]
     BatchOutOfOrder { expected: u64, got: u64 },
 
     #[error("invalid batch: {0}")]
     InvalidBatch(String),
+
+    /// A journal sequence number below `next` (the next one allowed: sequence numbers strictly
+    /// increase and are never reused, even once consumed) or equal to `u64::MAX`, which no
+    /// sequence number could follow.
+    #[error("journal sequence number {got} refused: the next one must be at least {next}")]
+    JournalOutOfOrder { next: u64, got: u64 },
+
+    /// A sequence number to consume or remove that is not in the journal (never appended,
+    /// already consumed, or listed twice in one call).
+    #[error("journal entry {seq} is not in the journal")]
+    JournalEntryMissing { seq: u64 },
 
     /// An earlier commit failed inside redb, so whether it reached the disk is unknown.
     #[error("an earlier commit failed; reopen the database to learn what was persisted")]

@@ -1,8 +1,9 @@
 //! Causeway's durable state: the only crate that touches the disk.
 //!
 //! This crate owns one redb file holding the committed L2 state (tree nodes, accounts,
-//! balances), every committed block and every batch, and the [`Database`] handle that loads it
-//! and appends to it. It does not execute anything: the stf turns a block into a
+//! balances), every committed block and every batch, the sequencer's mempool journal, indexes
+//! from op and block hashes to blocks, and the [`Database`] handle that loads it and appends
+//! to it. It does not execute anything: the stf turns a block into a
 //! [`StateDiff`](causeway_stf::StateDiff), and [`Database::commit_block`] makes that diff durable.
 //!
 //! # Model
@@ -19,31 +20,52 @@
 //!
 //! # Invariants (where money can be lost)
 //!
-//! 1. **One block, one transaction.** [`Database::commit_block`] writes the block's node
-//!    writes, accounts, balances, the block record and the `meta` entries (latest block, state
-//!    root, account count) in a single redb write transaction committed with
+//! 1. **One block, one transaction.** [`Database::commit_block_consuming`] (and
+//!    [`Database::commit_block`], which consumes nothing) writes the block's node writes,
+//!    accounts, balances, the block record, its `op_index` and `block_hashes` entries, the
+//!    deletion of the journal entries it consumed and the `meta` entries (latest block, state
+//!    root, account count, next priority op) in a single redb write transaction committed with
 //!    [`Durability::Immediate`](redb::Durability::Immediate) and two-phase commit. After a crash
-//!    at any instant the file holds exactly the state after some block `n` and the records of
-//!    blocks up to `n`, never a mix: redb commits are atomic.
+//!    at any instant the file holds exactly the state after some block `n`, the records and
+//!    index entries of blocks up to `n`, and the journal minus exactly what blocks up to `n`
+//!    consumed, never a mix: redb commits are atomic.
 //! 2. **Durable before acknowledged.** When `commit_block` returns `Ok`, the block is on disk
 //!    (as far as `fsync` guarantees) and only then is the in-memory state updated. Reporting a
 //!    block as committed to anyone (RPC, L1 submitter) must wait for that `Ok`.
 //! 3. **Strict order.** Blocks are committed in order `1, 2, 3, …` ([`FIRST_BLOCK`] is 1; the
-//!    state before it is the empty state), and a block's diff must start from the current
-//!    state root. Anything else is refused with a typed error *before* any write, so a refused
-//!    commit changes nothing, on disk or in memory.
+//!    state before it is the empty state), a block's diff must start from the current state
+//!    root, and its priority ops (deposits, full exits) must carry the ids
+//!    [`Database::next_priority_op`], +1, +2, …, as the L1 contract consumes them. Anything
+//!    else is refused with a typed error *before* any write, so a refused commit changes
+//!    nothing, on disk or in memory.
 //! 4. **Failed commits poison.** If redb fails while committing, the transaction may or may not
-//!    have reached the disk. The handle then refuses every further write
-//!    ([`StorageError::Poisoned`]); reopening the file is the only way to learn which it was.
-//!    Validation errors ([`StorageError::BlockOutOfOrder`] and the like) do not poison.
+//!    have reached the disk. The handle then refuses every further write, journal writes
+//!    included ([`StorageError::Poisoned`]); reopening the file is the only way to learn which
+//!    it was. Validation errors ([`StorageError::BlockOutOfOrder`] and the like) do not poison.
 //! 5. **Checked on load.** `open` verifies that every record decodes and is in range, that the
 //!    accounts are exactly `0..account_count`, that the recorded root of the latest block, the
 //!    `meta` root and the account-tree root node agree, and that no block record lies beyond the
-//!    latest block. Bad data is a [`StorageError`], never a panic. It does not rehash the
-//!    trees (that costs ~one Poseidon per stored node); a full recomputation is for tests and
-//!    audits.
+//!    latest block, that every block has one `block_hashes` entry and the latest block's is
+//!    its hash, that the latest block's last priority op (if any) is `next_priority_op - 1`,
+//!    and that every journal key is below `journal_next`. Bad data is a [`StorageError`],
+//!    never a panic. It does not rehash the trees (that costs ~one Poseidon per stored node)
+//!    nor rebuild the indexes (a pass over every block); a full recomputation is for tests and
+//!    audits. Journal entries are decoded by [`Database::journal`], index entries are
+//!    range-checked when read.
 //! 6. **One writer.** redb locks the file: a second `open` of the same file, in this process or
 //!    another, fails with [`StorageError::Db`] rather than interleaving writes.
+//!
+//! 7. **The journal is a write-ahead log.** [`Database::append_journal`] writes a group of
+//!    accepted ops in one durable transaction; the sequencer acknowledges an op only after that
+//!    returns `Ok`, so every acknowledged op is either still in the journal or in a committed
+//!    block (consumed in the block's own transaction, invariant 1), or was dropped on purpose
+//!    ([`Database::remove_journal`]). Sequence numbers strictly increase and are never reused:
+//!    `meta.journal_next` (1 + the largest ever appended) survives consumption and reopening,
+//!    and every append must start at or above it.
+//! 8. **Indexes answer first.** `op_index` maps [`Op::hash`](causeway_primitives::Op::hash) to
+//!    where the op was committed; ops with equal hashes (every `Noop`, or a repeated priority
+//!    op) keep the *first* place, so an answer never changes once given. `block_hashes` maps
+//!    [`BlockRecord::hash`] to the block number.
 //!
 //! Batches ([`Database::put_batch`]) are written in their own transaction, after the blocks
 //! they cover, with the same durability; a batch may only cover committed blocks, follows the
@@ -51,8 +73,9 @@
 //!
 //! # Tables and encodings
 //!
-//! All integers are big-endian; field elements are 32-byte big-endian canonical encodings
-//! (`fr_to_be_bytes`); a non-canonical one on disk is a corrupt record.
+//! Integers inside byte values are big-endian; keys and values typed `u64`, `u32` or as
+//! tuples use redb's own fixed-width encodings. Field elements are 32-byte big-endian
+//! canonical encodings (`fr_to_be_bytes`); a non-canonical one on disk is a corrupt record.
 //!
 //! | table | key | value |
 //! |---|---|---|
@@ -61,7 +84,13 @@
 //! | `balances` | `(account id u32, token id u16)` | balance u128, 16 bytes; zero balances are deleted, never stored |
 //! | `blocks` | block number, `u64` | [`BlockRecord`] in postcard 1.x |
 //! | `batches` | batch number, `u64` | [`BatchRecord`] in postcard 1.x |
-//! | `meta` | `&str` | `version`: u32 ([`FORMAT_VERSION`]); `latest_block`: u64; `state_root`: 32 bytes; `account_count`: u32 |
+//! | `journal` | sequence number, `u64` | the accepted [`Op`](causeway_primitives::Op) in postcard 1.x |
+//! | `op_index` | [`Op::hash`](causeway_primitives::Op::hash), 32 bytes | `(block number u64, index in the block's ops u32)` |
+//! | `block_hashes` | [`BlockRecord::hash`] = keccak256 of the `blocks` value, 32 bytes | block number, `u64` |
+//! | `meta` | `&str` | `version`: u32 ([`FORMAT_VERSION`]); `latest_block`: u64; `state_root`: 32 bytes; `account_count`: u32; `journal_next`: u64; `next_priority_op`: u64 |
+//!
+//! `journal_next` and `next_priority_op` are written (as 0) when the file is created, and are
+//! present in every version-2 file.
 //!
 //! A node absent from `nodes` is the empty-subtree hash of its height, as for every
 //! [`NodeStore`](causeway_tree::NodeStore).

@@ -5,7 +5,8 @@
 //! deterministic: equal records encode to equal bytes. In human-readable formats (JSON) field
 //! elements are `0x`-prefixed hex.
 
-use causeway_primitives::{AccountId, Fr, Op};
+use alloy_primitives::keccak256;
+use causeway_primitives::{AccountId, B256, Fr, Op};
 use serde::{Deserialize, Serialize};
 
 /// An L2 block as committed: what ran, on which state, with what result.
@@ -20,8 +21,20 @@ pub struct BlockRecord {
     pub old_root: Fr,
     #[serde(with = "fr_serde")]
     pub new_root: Fr,
+    /// Accounts that exist after the block (the L1 contract's `newAccountCount`).
+    pub account_count: u32,
     pub ops: Vec<Op>,
     pub pubdata: Vec<u8>,
+}
+
+impl BlockRecord {
+    /// The block's hash, its name in RPC answers and in the `block_hashes` index:
+    /// `keccak256(postcard(record))`, the hash of exactly the bytes stored in `blocks`.
+    /// Postcard is deterministic, so a record has one hash; the number and both roots are part
+    /// of it, so two blocks of one chain never share a hash.
+    pub fn hash(&self) -> B256 {
+        keccak256(encode(self))
+    }
 }
 
 /// Consecutive blocks committed to L1 together.

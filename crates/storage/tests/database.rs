@@ -7,11 +7,11 @@ use causeway_primitives::{
     TokenId, Transfer, TxSignature, Withdraw, fr_to_be_bytes,
 };
 use causeway_stf::StateView;
-use causeway_storage::{BatchRecord, BlockRecord, Database, StorageError};
-use redb::{ReadableDatabase, TableDefinition};
+use causeway_storage::{BatchRecord, BlockRecord, Database, FORMAT_VERSION, StorageError};
+use redb::{ReadableDatabase, TableDefinition, TableHandle};
 use std::collections::BTreeMap;
 use std::path::Path;
-use support::{Replay, assert_matches_replay, build_diff, next_block};
+use support::{Replay, assert_matches_replay, build_diff, next_block, poke};
 
 fn db_path(dir: &tempfile::TempDir) -> std::path::PathBuf {
     dir.path().join("state.redb")
@@ -87,14 +87,14 @@ fn block_records_round_trip_every_op() {
     block.ops = vec![
         Op::Noop,
         Op::Deposit(Deposit {
-            priority_id: 9,
+            priority_id: 0,
             from: Address::repeat_byte(1),
             to: Address::repeat_byte(2),
             token,
             amount: u128::from(u64::MAX) << 40,
         }),
         Op::FullExit(FullExit {
-            priority_id: 10,
+            priority_id: 1,
             account: id,
             owner: Address::repeat_byte(3),
             token,
@@ -331,6 +331,7 @@ fn block_for(number: u64, diff: &causeway_stf::StateDiff) -> BlockRecord {
         fee_account: AccountId::new(0).unwrap(),
         old_root: diff.old_root,
         new_root: diff.new_root,
+        account_count: diff.account_count,
         ops: vec![],
         pubdata: vec![],
     }
@@ -341,14 +342,6 @@ const NODES: TableDefinition<&[u8; 13], &[u8; 32]> = TableDefinition::new("nodes
 const BALANCES: TableDefinition<(u32, u16), &[u8; 16]> = TableDefinition::new("balances");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
-
-/// Writes raw records into a closed database file through redb, bypassing `Database`.
-fn poke(path: &Path, write: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>) {
-    let raw = redb::Database::open(path).unwrap();
-    let txn = raw.begin_write().unwrap();
-    write(&txn).unwrap();
-    txn.commit().unwrap();
-}
 
 /// A fresh database with a few blocks, then `corrupt` applied to the closed file; returns
 /// what `open` says.
@@ -510,7 +503,7 @@ fn corrupt_records_are_typed_errors() {
             err,
             StorageError::UnsupportedVersion {
                 found: 99,
-                supported: 1
+                supported: FORMAT_VERSION
             }
         ),
         "{err}"
@@ -579,4 +572,144 @@ fn the_database_is_a_state_view_of_what_it_stored() {
         assert_eq!(db.account(id).as_ref(), Some(account));
         assert_eq!(db.account_id(&account.address), Some(id));
     }
+}
+
+#[test]
+fn version_1_files_are_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = db_path(&dir);
+    // A new version-1 database: the five data tables and `meta` holding only the version.
+    {
+        let raw = redb::Database::create(&path).unwrap();
+        let txn = raw.begin_write().unwrap();
+        txn.open_table(NODES).unwrap();
+        txn.open_table(ACCOUNTS).unwrap();
+        txn.open_table(BALANCES).unwrap();
+        txn.open_table(BLOCKS).unwrap();
+        txn.open_table(META)
+            .unwrap()
+            .insert("version", 1u32.to_be_bytes().as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+    }
+    let err = Database::open(&path).expect_err("a version-1 file");
+    assert!(
+        matches!(
+            err,
+            StorageError::UnsupportedVersion {
+                found: 1,
+                supported: 2
+            }
+        ),
+        "{err}"
+    );
+    // The refusal created none of the version-2 tables.
+    let raw = redb::Database::open(&path).unwrap();
+    let tables: Vec<String> = raw
+        .begin_read()
+        .unwrap()
+        .list_tables()
+        .unwrap()
+        .map(|t| t.name().to_string())
+        .collect();
+    for new in ["journal", "op_index", "block_hashes"] {
+        assert!(!tables.iter().any(|t| t == new), "{new} in {tables:?}");
+    }
+}
+
+const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new("journal");
+const BLOCK_HASHES: TableDefinition<&[u8; 32], u64> = TableDefinition::new("block_hashes");
+
+#[test]
+fn corrupt_journal_and_index_entries_are_typed_errors() {
+    // A journal key at or beyond `journal_next` would let a later append reuse it.
+    let err = open_after(|path, _| {
+        poke(path, |txn| {
+            txn.open_table(JOURNAL)?.insert(0, [0u8].as_slice())?;
+            Ok(())
+        });
+    });
+    assert!(
+        matches!(
+            err,
+            StorageError::Corrupt {
+                table: "journal",
+                ..
+            }
+        ),
+        "{err}"
+    );
+
+    // A lost `journal_next` is not silently taken as 0.
+    let err = open_after(|path, _| {
+        poke(path, |txn| {
+            txn.open_table(META)?.remove("journal_next")?;
+            Ok(())
+        });
+    });
+    assert!(
+        matches!(
+            err,
+            StorageError::Corrupt {
+                table: "meta",
+                ref key,
+                ..
+            } if key == "journal_next"
+        ),
+        "{err}"
+    );
+    let err = open_after(|path, _| {
+        poke(path, |txn| {
+            txn.open_table(META)?.remove("next_priority_op")?;
+            Ok(())
+        });
+    });
+    assert!(
+        matches!(
+            err,
+            StorageError::Corrupt {
+                table: "meta",
+                ref key,
+                ..
+            } if key == "next_priority_op"
+        ),
+        "{err}"
+    );
+
+    // The latest block's hash entry missing.
+    let err = open_after(|path, replay| {
+        let hash = replay.blocks.last().unwrap().hash();
+        poke(path, |txn| {
+            txn.open_table(BLOCK_HASHES)?.remove(&hash.0)?;
+            Ok(())
+        });
+    });
+    assert!(
+        matches!(
+            err,
+            StorageError::Corrupt {
+                table: "block_hashes",
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // The latest block's hash pointing elsewhere.
+    let err = open_after(|path, replay| {
+        let hash = replay.blocks.last().unwrap().hash();
+        poke(path, |txn| {
+            txn.open_table(BLOCK_HASHES)?.insert(&hash.0, 3)?;
+            Ok(())
+        });
+    });
+    assert!(
+        matches!(
+            err,
+            StorageError::Corrupt {
+                table: "block_hashes",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

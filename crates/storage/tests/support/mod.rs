@@ -14,6 +14,7 @@ use causeway_tree::{NodeKey, NodeStore, Overlay, Poseidon, SparseMerkleTree};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::path::Path;
 
 /// Blocks per batch in the generated chain.
 pub const BLOCKS_PER_BATCH: u64 = 7;
@@ -67,6 +68,9 @@ pub fn build_diff(
 
 /// Block `number` of the generated chain, built on `state` (the state after block
 /// `number - 1`).
+///
+/// Its deposits are the only priority ops and the only way accounts are created, so after
+/// any block of the chain `next_priority_op` equals the account count.
 pub fn next_block(state: &MemoryState, number: u64) -> (BlockRecord, StateDiff) {
     let mut rng = StdRng::seed_from_u64(0x5eed_0000_0000 ^ number);
     let mut accounts = BTreeMap::new();
@@ -85,7 +89,9 @@ pub fn next_block(state: &MemoryState, number: u64) -> (BlockRecord, StateDiff) 
             accounts.insert(id, AccountState::new(address));
             balances.insert((id, token), amount);
             ops.push(Op::Deposit(Deposit {
-                priority_id: number,
+                // Only deposits create accounts here, so the queue's next id is the account
+                // count: the ids run on without gap, as the store requires.
+                priority_id: u64::from(id.get()),
                 from: address,
                 to: address,
                 token,
@@ -129,6 +135,7 @@ pub fn next_block(state: &MemoryState, number: u64) -> (BlockRecord, StateDiff) 
         fee_account: AccountId::new(0).expect("zero"),
         old_root: diff.old_root,
         new_root: diff.new_root,
+        account_count: diff.account_count,
         ops,
         pubdata: (0..pubdata_len).map(|_| rng.r#gen()).collect(),
     };
@@ -228,4 +235,12 @@ pub fn assert_same_state(a: &MemoryState, b: &MemoryState, node_keys: &HashSet<N
     for key in node_keys {
         assert_eq!(a.node(key), b.node(key), "node {key:?}");
     }
+}
+
+/// Writes raw records into a closed database file through redb, bypassing `Database`.
+pub fn poke(path: &Path, write: impl FnOnce(&redb::WriteTransaction) -> Result<(), redb::Error>) {
+    let raw = redb::Database::open(path).unwrap();
+    let txn = raw.begin_write().unwrap();
+    write(&txn).unwrap();
+    txn.commit().unwrap();
 }

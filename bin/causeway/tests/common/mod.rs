@@ -1,0 +1,170 @@
+//! What the node's end-to-end tests share: signing L2 ops as a wallet does, registering an
+//! L2 key, and waiting on the node.
+
+#![allow(dead_code)] // each test binary uses a different part
+
+use alloy::primitives::Address;
+use alloy::signers::SignerSync;
+use alloy::signers::local::PrivateKeySigner;
+use causeway_crypto::eddsa::PrivateKey;
+use causeway_crypto::l2key::{L2_KEY_MESSAGE, derive_from_eth_signature};
+use causeway_crypto::poseidon::hash4;
+use causeway_primitives::{
+    AccountId, ChangePubKey, ChangePubKeyAuth, Domain, Fr, Op, PackedPoint, TokenId, Transfer,
+    TxSignature, change_pubkey_eth_message, eth_signed_message_hash,
+};
+use causeway_rpc::api::{AccountInfo, OpRequest};
+use causeway_rpc::client::Client;
+use std::time::{Duration, Instant};
+
+pub const ETHER: u128 = 1_000_000_000_000_000_000;
+/// The default fee floors (`causeway_node::config::FeeSchedule::default`).
+pub const TRANSFER_FEE: u128 = 1_000_000_000_000;
+pub const WITHDRAW_FEE: u128 = 10_000_000_000_000;
+
+pub fn unsigned() -> TxSignature {
+    TxSignature {
+        pubkey: PackedPoint([0; 32]),
+        r8_x: [0; 32],
+        r8_y: [0; 32],
+        s: [0; 32],
+    }
+}
+
+pub fn sign(key: &PrivateKey, fields: [Fr; 4]) -> TxSignature {
+    key.sign(hash4(&fields)).to_tx_signature(&key.public_key())
+}
+
+pub fn request(op: &Op) -> OpRequest {
+    OpRequest::from_op(op).expect("an L2 op")
+}
+
+pub async fn account(client: &Client, address: Address) -> Option<AccountInfo> {
+    client.get_account(address).await.expect("getAccount")
+}
+
+/// The account's ETH balance on L2.
+pub fn eth(info: &AccountInfo) -> u128 {
+    info.balances
+        .iter()
+        .find(|b| b.token == 0)
+        .map_or(0, |b| b.amount.to::<u128>())
+}
+
+/// Polls `f` every 200 ms until it returns `Some`, for at most `limit`.
+pub async fn until<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    limit: Duration,
+    mut f: impl FnMut() -> F,
+) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The L2 key a wallet derives for `owner`, and the ChangePubKey (authorized by `owner`'s
+/// ECDSA signature, fee in ETH) that registers it for `account` at `nonce`.
+pub fn activate(
+    owner: &PrivateKeySigner,
+    account: AccountId,
+    nonce: u32,
+    fee: u128,
+    domain: &Domain,
+) -> (PrivateKey, Op) {
+    let eth_sig = owner
+        .sign_message_sync(L2_KEY_MESSAGE.as_bytes())
+        .expect("signing");
+    let key = derive_from_eth_signature(&eth_sig.as_bytes());
+    let mut cpk = ChangePubKey {
+        account,
+        new_pubkey: key.public_key().to_packed(),
+        fee_token: TokenId::ETH,
+        fee,
+        nonce,
+        auth: ChangePubKeyAuth::Onchain,
+    };
+    let digest = eth_signed_message_hash(&change_pubkey_eth_message(domain, &cpk));
+    cpk.auth =
+        ChangePubKeyAuth::EthSignature(owner.sign_hash_sync(&digest).expect("signing").as_bytes());
+    (key, Op::ChangePubKey(cpk))
+}
+
+/// A signed ETH transfer.
+pub fn transfer(
+    key: &PrivateKey,
+    from: AccountId,
+    to: Address,
+    amount: u128,
+    nonce: u32,
+    domain: &Domain,
+) -> Transfer {
+    let mut t = Transfer {
+        from,
+        to,
+        token: TokenId::ETH,
+        amount,
+        fee: TRANSFER_FEE,
+        nonce,
+        signature: unsigned(),
+    };
+    t.signature = sign(key, t.signing_fields(domain));
+    t
+}
+
+/// Test logs, filtered by `RUST_LOG` (default `info`). arkworks' gadgets make an `r1cs` span
+/// per call and format their arguments: left on, a proof takes many times longer.
+pub fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info".into())
+        .add_directive("r1cs=off".parse().expect("a valid directive"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
+/// The workspace root (where node_modules is).
+pub fn workspace_root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .ancestors()
+        .nth(2)
+        .expect("bin/causeway sits two levels below the workspace root")
+        .to_path_buf()
+}
+
+/// What viem reads from the Ethereum methods of the L2 RPC at `url`
+/// (`crates/rpc/tests/js/eth_reads.mjs`): chain id, balance and nonce of `address`, and the
+/// sealed op `sealed` as a transaction. Fails if Node.js or viem is missing.
+pub async fn viem_reads(
+    url: &str,
+    address: Address,
+    sealed: alloy::primitives::B256,
+) -> serde_json::Value {
+    let root = workspace_root();
+    let args = serde_json::json!({
+        "address": address,
+        "sealedTx": sealed,
+        "pendingTx": sealed,
+    });
+    let output = tokio::process::Command::new("node")
+        .arg(root.join("crates/rpc/tests/js/eth_reads.mjs"))
+        .arg(url)
+        .arg(args.to_string())
+        .current_dir(&root)
+        .output()
+        .await
+        .unwrap_or_else(|e| panic!("cannot run `node` (is Node.js on the PATH?): {e}"));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "viem failed ({}): {}\n{stdout}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_str(stdout.trim()).expect("the script prints JSON")
+}

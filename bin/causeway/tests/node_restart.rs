@@ -1,0 +1,197 @@
+//! A node process killed with SIGKILL in the middle of a block loses nothing it acknowledged
+//! and applies nothing twice.
+//!
+//! A real anvil and contracts; `causeway node --config` runs as a child process. Alice sends a
+//! stream of transfers to Bob, each after the previous one was acknowledged; the node is
+//! killed (kill -9) while transfers are in flight and blocks are open, then started again on
+//! the same data directory. Every acknowledged transfer must be there, and the balances must
+//! show each applied transfer exactly once (Alice's nonce counts them). The node then goes on:
+//! a new transfer is accepted and every sealed block is committed on L1. Proving is off here
+//! (no workers): this test is about the sequencer and the submitter.
+
+mod common;
+
+use alloy::signers::local::PrivateKeySigner;
+use causeway_bindings::anvil::{Anvil, DEV_KEY};
+use causeway_l1_gen::{BATCH_SHAPE, DEV_SEED};
+use causeway_node::config::{L1Section, NodeConfig, ProverSection, SequencerSection};
+use causeway_node::devnet::{TEST_KEYS, deploy, deposit_eth};
+use causeway_primitives::{AccountId, Address, Domain, Op};
+use causeway_rpc::client::Client;
+use common::{ETHER, TRANSFER_FEE, WITHDRAW_FEE, account, activate, eth, request, transfer, until};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn_node(config: &std::path::Path, log: &std::path::Path) -> Child {
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_causeway"))
+        .args(["node", "--config"])
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("spawn causeway node")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_mid_block_loses_nothing_and_applies_nothing_twice() {
+    let dir = tempfile::tempdir().unwrap();
+    let anvil = Anvil::spawn_with_args(&["--block-time", "1"]).expect("anvil");
+    let l1_url = anvil.endpoint();
+    let operator: PrivateKeySigner = DEV_KEY.parse().unwrap();
+    let deployment = deploy(&l1_url, operator.clone(), 600, BATCH_SHAPE.chunks)
+        .await
+        .expect("deploy");
+    let key_file = dir.path().join("operator.key");
+    std::fs::write(&key_file, DEV_KEY).unwrap();
+    let rpc_port = free_port();
+    let config = NodeConfig {
+        data_dir: dir.path().join("node"),
+        l1_rpc: l1_url.clone(),
+        rollup: deployment.rollup,
+        deploy_block: deployment.block,
+        operator_key_file: key_file,
+        rpc_listen: format!("127.0.0.1:{rpc_port}").parse().unwrap(),
+        l2_chain_id: 7,
+        fee_account: 0,
+        sequencer: SequencerSection {
+            block_time_ms: 400,
+            ..SequencerSection::default()
+        },
+        fees: Default::default(),
+        l1: L1Section {
+            confirmations: 1,
+            poll_ms: 200,
+            max_batches_per_tx: 8,
+        },
+        prover: ProverSection {
+            workers: 0,
+            dev_seed: Some(DEV_SEED),
+            ..ProverSection::default()
+        },
+    };
+    let config_file = dir.path().join("node.toml");
+    std::fs::write(&config_file, toml::to_string(&config).unwrap()).unwrap();
+    let log = dir.path().join("node.log");
+
+    deposit_eth(&l1_url, deployment.rollup, &operator, ETHER)
+        .await
+        .unwrap();
+    let alice_l1: PrivateKeySigner = TEST_KEYS[0].parse().unwrap();
+    deposit_eth(&l1_url, deployment.rollup, &alice_l1, 10 * ETHER)
+        .await
+        .unwrap();
+
+    let mut node = spawn_node(&config_file, &log);
+    let client = Client::new(format!("http://127.0.0.1:{rpc_port}")).unwrap();
+    let info = until("the node's RPC", Duration::from_secs(60), || async {
+        client.node_info().await.ok()
+    })
+    .await;
+    let domain = Domain {
+        chain_id: info.l1_chain_id,
+        contract: info.rollup,
+    };
+    let alice = alice_l1.address();
+    let funded = until("Alice's deposit", Duration::from_secs(60), || async {
+        account(&client, alice).await.filter(|a| eth(a) > 0)
+    })
+    .await;
+    let id = AccountId::new(funded.id).unwrap();
+    let (l2, cpk) = activate(&alice_l1, id, 0, WITHDRAW_FEE, &domain);
+    client.send_op(&request(&cpk)).await.expect("ChangePubKey");
+
+    // Transfers until the kill; each acknowledged one is remembered.
+    let bob = Address::repeat_byte(0xb0);
+    let amount = ETHER / 1000;
+    let mut acknowledged = Vec::new();
+    let mut nonce = 1;
+    let kill_after = 25;
+    loop {
+        let t = transfer(&l2, id, bob, amount, nonce, &domain);
+        let submitted = client.send_op(&request(&Op::Transfer(t))).await;
+        match submitted {
+            Ok(hash) => {
+                acknowledged.push(hash);
+                nonce += 1;
+            }
+            Err(e) => panic!("transfer {nonce} refused before the kill: {e}"),
+        }
+        if acknowledged.len() == kill_after {
+            // Send one more without waiting for its answer, then kill the node mid-flight.
+            let t = transfer(&l2, id, bob, amount, nonce, &domain);
+            let in_flight = {
+                let client = client.clone();
+                tokio::spawn(async move { client.send_op(&request(&Op::Transfer(t))).await })
+            };
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            node.kill().expect("kill -9"); // SIGKILL
+            node.wait().unwrap();
+            if let Ok(Ok(hash)) = in_flight.await {
+                acknowledged.push(hash);
+            }
+            break;
+        }
+    }
+
+    let mut node = spawn_node(&config_file, &log);
+    until(
+        "the restarted node's RPC",
+        Duration::from_secs(60),
+        || async { client.node_info().await.ok() },
+    )
+    .await;
+    for hash in &acknowledged {
+        let status = client.get_op_status(*hash).await.unwrap();
+        assert!(status.is_some(), "acknowledged op {hash} lost in the crash");
+    }
+    let after = account(&client, alice).await.unwrap();
+    let applied = u128::from(after.nonce - 1); // nonce 0 was the ChangePubKey
+    assert!(
+        applied >= acknowledged.len() as u128,
+        "acknowledged transfers missing"
+    );
+    assert!(
+        applied <= acknowledged.len() as u128 + 1,
+        "more transfers than were sent"
+    );
+    assert_eq!(
+        eth(&after),
+        10 * ETHER - WITHDRAW_FEE - applied * (amount + TRANSFER_FEE),
+        "Alice's balance counts each applied transfer exactly once"
+    );
+    let bob_now = account(&client, bob).await.unwrap();
+    assert_eq!(eth(&bob_now), applied * amount);
+
+    // The node goes on: a new transfer, and every sealed block committed on L1.
+    let t = transfer(&l2, id, bob, amount, after.nonce, &domain);
+    client
+        .send_op(&request(&Op::Transfer(t)))
+        .await
+        .expect("a transfer after the restart");
+    until(
+        "every block committed on L1",
+        Duration::from_secs(60),
+        || async {
+            let s = client.status().await.ok()?;
+            (s.latest_block > 0 && s.committed == s.latest_block && s.mempool == 0).then_some(())
+        },
+    )
+    .await;
+    node.kill().unwrap();
+    node.wait().unwrap();
+    drop(anvil);
+}

@@ -1,0 +1,116 @@
+//! Reading the rollup contract's batch chain: how far it got, and a committed batch's
+//! `StoredBatch`, which every later call on it (`commitBatches` on top of it, `proveBatches`,
+//! `executeBatches`) must pass back verbatim. The contract keeps only its hash, so after a
+//! restart the submitter recovers it from the `BatchCommitted` event.
+//!
+//! Invariant: [`stored_batch`] returns a `StoredBatch` whose hash is the contract's current
+//! `batchHashes[number]`, never one of an earlier commit of the same number that was reverted.
+
+use alloy::primitives::{Address, B256, U256, keccak256};
+use alloy::providers::Provider;
+use alloy::sol_types::SolValue;
+use causeway_bindings::{BatchChain::StoredBatch, ZkRollup};
+
+/// The contract's batch counters (`batchesExecuted <= batchesProven <= batchesCommitted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BatchCounters {
+    pub committed: u64,
+    pub proven: u64,
+    pub executed: u64,
+}
+
+/// Why a read failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RollupError {
+    /// The L1 node could not be reached or the call failed (infrastructure: retry).
+    #[error("L1 call {what}: {source}")]
+    Call {
+        what: &'static str,
+        #[source]
+        source: alloy::contract::Error,
+    },
+    /// Batch `number` is not (or no longer) committed.
+    #[error("batch {number} is not committed (the contract has {committed})")]
+    NotCommitted { number: u64, committed: u64 },
+    /// No `BatchCommitted` event from `from_block` on matches the contract's hash of batch
+    /// `number`: `from_block` is too late, or the L1 node lost logs.
+    #[error("no BatchCommitted event for batch {number} matches its stored hash {hash}")]
+    NotFound { number: u64, hash: B256 },
+}
+
+/// `batchesCommitted`, `batchesProven` and `batchesExecuted`, read at the latest block (three
+/// calls: a batch may land between them, so only each counter is exact, not their relation).
+pub async fn batch_counters<P: Provider>(
+    l1: &P,
+    rollup: Address,
+) -> Result<BatchCounters, RollupError> {
+    let contract = ZkRollup::new(rollup, l1);
+    let call = |what| move |source| RollupError::Call { what, source };
+    Ok(BatchCounters {
+        committed: contract
+            .batchesCommitted()
+            .call()
+            .await
+            .map_err(call("batchesCommitted"))?,
+        proven: contract
+            .batchesProven()
+            .call()
+            .await
+            .map_err(call("batchesProven"))?,
+        executed: contract
+            .batchesExecuted()
+            .call()
+            .await
+            .map_err(call("batchesExecuted"))?,
+    })
+}
+
+/// The `StoredBatch` of committed batch `number` (0 is genesis), from the `BatchCommitted`
+/// events at or after `from_block` (the contract's deployment block; providers may limit
+/// the range of one `eth_getLogs`, though a query by indexed number is usually allowed).
+pub async fn stored_batch<P: Provider>(
+    l1: &P,
+    rollup: Address,
+    number: u64,
+    from_block: u64,
+) -> Result<StoredBatch, RollupError> {
+    let contract = ZkRollup::new(rollup, l1);
+    let committed =
+        contract
+            .batchesCommitted()
+            .call()
+            .await
+            .map_err(|source| RollupError::Call {
+                what: "batchesCommitted",
+                source,
+            })?;
+    if number > committed {
+        return Err(RollupError::NotCommitted { number, committed });
+    }
+    let hash = contract
+        .batchHashes(U256::from(number))
+        .call()
+        .await
+        .map_err(|source| RollupError::Call {
+            what: "batchHashes",
+            source,
+        })?;
+    let events = contract
+        .BatchCommitted_filter()
+        .topic1(B256::from(U256::from(number)))
+        .from_block(from_block)
+        .query()
+        .await
+        .map_err(|source| RollupError::Call {
+            what: "eth_getLogs(BatchCommitted)",
+            source,
+        })?;
+    // A number committed, reverted and committed again has several events: the latest whose
+    // hash is the stored one is the live batch (`hashBatch` is `keccak256(abi.encode(batch))`).
+    events
+        .into_iter()
+        .rev()
+        .map(|(event, _)| event.batch)
+        .find(|batch| batch.number == number && keccak256(batch.abi_encode()) == hash)
+        .ok_or(RollupError::NotFound { number, hash })
+}

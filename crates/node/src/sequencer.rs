@@ -1,0 +1,911 @@
+//! The sequencer: the mempool, the soft state, and sealing blocks.
+//!
+//! One thread owns the [`Database`] and an open block (an stf [`Executor`] over the committed
+//! state). Everything that reads or changes the L2 state goes through its command channel, so
+//! there is exactly one order of events and no lock.
+//!
+//! # How an op is accepted
+//!
+//! Commands are taken from the channel in groups. For each group, the L2 ops' signatures are
+//! checked in parallel, then every op runs through the open block in arrival order: refused
+//! ops get their typed error, accepted ones are executed against the soft state (or, when
+//! their nonce is ahead of the account's, parked until the gap is filled). The accepted ops
+//! of the group are then appended to the storage journal in one durable write (group commit),
+//! and only after that write returns are the senders told "accepted".
+//!
+//! # Invariants
+//!
+//! 1. **Durable before acknowledged.** No reply `Ok` leaves before the journal write that
+//!    holds the op has returned. If that write fails, the node stops (the open block holds
+//!    ops that are not durable); on restart the journal is the truth.
+//! 2. **Deterministic replay.** The journal holds every accepted op not yet in a sealed block,
+//!    in acceptance order. Acceptance depends only on the state and the order of ops, so on
+//!    restart replaying the journal through the same code rebuilds the same open block and the
+//!    same parked ops: nothing acknowledged is lost, nothing is applied twice.
+//! 3. **Sealed with its journal.** A sealed block is committed together with the removal of
+//!    the journal entries it executed, in one storage transaction.
+//! 4. **Proof job first.** A block's prover job is written before the block is committed, so
+//!    every committed block has its job; a job left by a block that never got committed (a
+//!    crash in between) is discarded on restart.
+//! 5. **Priority ops in order.** Deposits and full exits arrive from the L1 watcher already
+//!    confirmed and in queue order; they are executed in that order and never parked or
+//!    refused for fees.
+
+use crate::NodeFatal;
+use crate::config::{FeeSchedule, SequencerConfig};
+use causeway_circuit::batch::BatchInput;
+use causeway_primitives::{AccountId, Address, B256, Balance, Nonce, Op, OpKind, PackedPoint};
+use causeway_prover::{Job, JobQueue};
+use causeway_rpc::api::NodeError;
+use causeway_stf::{
+    BlockContext, Executor, MemoryState, OpError, SignatureCheck, WitnessMode, verify_signatures,
+};
+use causeway_storage::{BlockRecord, Database};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::oneshot;
+
+/// A read of the soft state, run on the sequencer thread between groups.
+pub type Query = Box<dyn FnOnce(&Soft<'_>) + Send>;
+
+/// What the sequencer thread is asked to do.
+pub enum Command {
+    /// An L2 op from a client; the reply carries its hash once it is durable.
+    Submit {
+        op: Op,
+        reply: oneshot::Sender<Result<B256, NodeError>>,
+    },
+    /// Priority ops confirmed on L1, in queue order.
+    Priority(Vec<Op>),
+    /// What the L1 watcher learned that changes what the next blocks accept.
+    L1Context {
+        token_count: u16,
+        auths: Vec<(Address, PackedPoint, Nonce)>,
+    },
+    Query(Query),
+    Stop,
+}
+
+/// The soft state as a query sees it: the committed state with the open block's ops applied.
+pub struct Soft<'a> {
+    pub exec: &'a Executor<'a, MemoryState>,
+    pub db: &'a Database,
+    pub mempool: &'a Mempool,
+    pub token_count: u16,
+    /// The number the open block will get when sealed.
+    pub next_block: u64,
+}
+
+impl Soft<'_> {
+    /// The nonce the account's next op must carry: its soft nonce, past any parked ops that
+    /// directly follow it.
+    pub fn next_nonce(&self, id: AccountId) -> Option<Nonce> {
+        let mut nonce = self.exec.account(id)?.nonce;
+        while self.mempool.parked.contains_key(&(id, nonce)) {
+            nonce += 1;
+        }
+        Some(nonce)
+    }
+
+    /// The journaled op with this hash that is not in a sealed block yet.
+    pub fn pending_op(&self, hash: &B256) -> Option<&Op> {
+        let seq = self.mempool.hashes.get(hash)?;
+        self.mempool
+            .open
+            .iter()
+            .find(|(s, _)| s == seq)
+            .map(|(_, op)| op)
+            .or_else(|| {
+                self.mempool
+                    .parked
+                    .values()
+                    .find(|p| p.seq == *seq)
+                    .map(|p| &p.op)
+            })
+    }
+}
+
+/// An op whose nonce is ahead of its account's: it runs once the ops before it have.
+pub struct Parked {
+    pub seq: u64,
+    pub op: Op,
+}
+
+/// Accepted ops that are not in a sealed block yet.
+#[derive(Default)]
+pub struct Mempool {
+    /// The open block's ops in execution order, with their journal sequence numbers.
+    pub open: Vec<(u64, Op)>,
+    /// Every journaled op not yet sealed (open or parked), by hash.
+    pub hashes: HashMap<B256, u64>,
+    pub parked: BTreeMap<(AccountId, Nonce), Parked>,
+    parked_by_account: HashMap<AccountId, usize>,
+}
+
+impl Mempool {
+    pub fn len(&self) -> usize {
+        self.hashes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.hashes.is_empty()
+    }
+}
+
+/// Counters other tasks read without asking the thread.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// The latest sealed block (0 before the first).
+    pub latest_block: AtomicU64,
+    /// Ops accepted and not yet sealed.
+    pub mempool: AtomicU64,
+}
+
+/// The handle other tasks send commands through.
+#[derive(Clone)]
+pub struct SequencerHandle {
+    tx: SyncSender<Command>,
+    pub progress: Arc<Progress>,
+}
+
+impl SequencerHandle {
+    /// Queues `cmd`; a full queue is reported, not waited on, so a flood of clients cannot
+    /// block the RPC threads.
+    pub fn send(&self, cmd: Command) -> Result<(), NodeError> {
+        self.tx.try_send(cmd).map_err(|e| match e {
+            TrySendError::Full(_) => NodeError::MempoolFull,
+            TrySendError::Disconnected(_) => NodeError::Unavailable("the sequencer stopped".into()),
+        })
+    }
+
+    /// Queues `cmd`, waiting for room (for the watcher, whose ops must not be dropped).
+    pub fn send_blocking(&self, cmd: Command) -> Result<(), NodeError> {
+        self.tx
+            .send(cmd)
+            .map_err(|_| NodeError::Unavailable("the sequencer stopped".into()))
+    }
+
+    /// Runs `f` on the soft state and returns its answer.
+    pub async fn query<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Soft<'_>) -> T + Send + 'static,
+    ) -> Result<T, NodeError> {
+        let (reply, answer) = oneshot::channel();
+        self.send(Command::Query(Box::new(move |soft| {
+            let _ = reply.send(f(soft));
+        })))?;
+        answer
+            .await
+            .map_err(|_| NodeError::Unavailable("the sequencer stopped".into()))
+    }
+}
+
+/// The channel between the handle and the thread.
+pub fn channel(capacity: usize) -> (SequencerHandle, Receiver<Command>) {
+    let (tx, rx) = std::sync::mpsc::sync_channel(capacity);
+    (
+        SequencerHandle {
+            tx,
+            progress: Arc::default(),
+        },
+        rx,
+    )
+}
+
+/// An op waiting for room in a block: not journaled, not acknowledged yet.
+enum Incoming {
+    L2 {
+        op: Op,
+        sig: SignatureCheck,
+        reply: oneshot::Sender<Result<B256, NodeError>>,
+    },
+    Priority(Op),
+}
+
+/// Where to put an L2 op that passed the stateless checks.
+enum Placement {
+    Run,
+    /// Its nonce is ahead of the account's: it waits for the ops before it.
+    Park(AccountId, Nonce),
+}
+
+/// Whether the per-sender limits apply (new ops) or not (ops replayed from the journal).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Limits {
+    Enforce,
+    Ignore,
+}
+
+/// What became of an op offered to the open block.
+enum Offer {
+    /// Executed or parked, and added to the journal batch.
+    Accepted,
+    /// Refused; the sender was told why.
+    Refused,
+    /// It does not fit this block: seal, then offer it again.
+    Full(Incoming),
+}
+
+/// The block being filled.
+struct OpenBlock<'a> {
+    exec: Executor<'a, MemoryState>,
+    chunks: usize,
+    first_op: Option<Instant>,
+}
+
+/// A sealed block, ready to be committed.
+struct SealedBlock {
+    record: BlockRecord,
+    diff: causeway_stf::StateDiff,
+    consumed: Vec<u64>,
+    job: Job,
+}
+
+/// The sequencer's state between blocks.
+pub struct Sequencer {
+    db: Database,
+    cfg: SequencerConfig,
+    queue: JobQueue,
+    mempool: Mempool,
+    progress: Arc<Progress>,
+    next_seq: u64,
+    /// The next priority op to execute; earlier ids are in blocks or the journal already.
+    next_priority: u64,
+    /// Ops that did not fit the last block, in arrival order.
+    carry: std::collections::VecDeque<Incoming>,
+    /// This group's journal entries and the acknowledgements waiting for them.
+    batch: Vec<(u64, Op)>,
+    replies: Vec<(oneshot::Sender<Result<B256, NodeError>>, B256)>,
+    dropped: Vec<u64>,
+    /// L1 context learned during a block, applied from the next block on.
+    l1_updates: Vec<(u16, Vec<(Address, PackedPoint, Nonce)>)>,
+}
+
+impl Sequencer {
+    /// Opens the sequencer over `db`, discarding prover jobs of blocks that were never
+    /// committed.
+    pub fn open(
+        db: Database,
+        cfg: SequencerConfig,
+        queue: JobQueue,
+        progress: Arc<Progress>,
+    ) -> Result<Self, NodeFatal> {
+        let latest = db.latest_block().unwrap_or(0);
+        let discarded = queue.discard_above(latest).map_err(NodeFatal::prover)?;
+        if !discarded.is_empty() {
+            tracing::warn!(
+                ?discarded,
+                "discarded prover jobs of blocks never committed"
+            );
+        }
+        progress.latest_block.store(latest, Ordering::Relaxed);
+        let next_seq = db.journal_next();
+        let next_priority = db.next_priority_op();
+        Ok(Self {
+            db,
+            cfg,
+            queue,
+            mempool: Mempool::default(),
+            progress,
+            next_seq,
+            next_priority,
+            carry: Default::default(),
+            batch: Vec::new(),
+            replies: Vec::new(),
+            dropped: Vec::new(),
+            l1_updates: Vec::new(),
+        })
+    }
+
+    /// The first priority op id the L1 watcher must deliver (earlier ones are in blocks or in
+    /// the journal).
+    pub fn next_priority(&self) -> Result<u64, NodeFatal> {
+        let journal = self.db.journal().map_err(NodeFatal::storage)?;
+        Ok(journal
+            .iter()
+            .filter_map(|(_, op)| priority_id(op))
+            .map(|id| id + 1)
+            .fold(self.next_priority, u64::max))
+    }
+
+    /// Runs until [`Command::Stop`] (or the channel closes) or a fatal error.
+    pub fn run(mut self, rx: Receiver<Command>) -> Result<(), NodeFatal> {
+        let mut replay: std::collections::VecDeque<(u64, Op)> =
+            self.db.journal().map_err(NodeFatal::storage)?.into();
+        if !replay.is_empty() {
+            tracing::info!(ops = replay.len(), "replaying the mempool journal");
+        }
+        loop {
+            for (token_count, auths) in std::mem::take(&mut self.l1_updates) {
+                self.cfg.token_count = self.cfg.token_count.max(token_count);
+                self.cfg.auths.extend(auths);
+            }
+            let ctx = self.context();
+            let (block, stop) = self.run_block(&ctx, &rx, &mut replay)?;
+            if let Some(block) = block {
+                self.commit(block)?;
+            }
+            if stop {
+                return Ok(());
+            }
+        }
+    }
+
+    fn context(&self) -> BlockContext {
+        BlockContext {
+            domain: self.cfg.domain,
+            fee_account: self.cfg.fee_account,
+            token_count: self.cfg.token_count,
+            onchain_auths: self.cfg.auths.clone(),
+            max_fee_tokens: self.cfg.shape.fee_slots,
+        }
+    }
+
+    /// Fills one block until it must be sealed; returns it (if it has ops) and whether to
+    /// stop.
+    fn run_block(
+        &mut self,
+        ctx: &BlockContext,
+        rx: &Receiver<Command>,
+        replay: &mut std::collections::VecDeque<(u64, Op)>,
+    ) -> Result<(Option<SealedBlock>, bool), NodeFatal> {
+        // The state is borrowed for the whole block; the database is only written between
+        // blocks (journal appends go through `&self`).
+        let db: &Database = &self.db;
+        let mut open = OpenBlock {
+            exec: Executor::new(db.state(), ctx, WitnessMode::Record),
+            chunks: 0,
+            first_op: None,
+        };
+        let mut st = BlockRun {
+            cfg: &self.cfg,
+            db,
+            mempool: &mut self.mempool,
+            next_seq: &mut self.next_seq,
+            next_priority: &mut self.next_priority,
+            batch: &mut self.batch,
+            replies: &mut self.replies,
+            dropped: &mut self.dropped,
+        };
+
+        // 1. The journal: ops acknowledged before a restart, in acceptance order.
+        while let Some((seq, op)) = replay.pop_front() {
+            match st.replay(&mut open, seq, op)? {
+                None => {}
+                Some(op) => {
+                    replay.push_front((seq, op));
+                    return st.seal(open).map(|b| (b, false));
+                }
+            }
+        }
+        // 2. Parked ops whose turn came, and what did not fit the last block.
+        if st.unpark(&mut open) {
+            st.flush()?;
+            return st.seal(open).map(|b| (b, false));
+        }
+        while let Some(incoming) = self.carry.pop_front() {
+            if let Offer::Full(back) = st.offer(&mut open, incoming) {
+                self.carry.push_front(back);
+                st.flush()?;
+                return st.seal(open).map(|b| (b, false));
+            }
+        }
+        st.flush()?;
+
+        // 3. New commands, a group at a time.
+        let mut stop = false;
+        loop {
+            let wait = match open.first_op {
+                Some(t) => st.cfg.block_time.saturating_sub(t.elapsed()),
+                None => Duration::from_millis(100),
+            };
+            let mut group = Vec::new();
+            match rx.recv_timeout(wait) {
+                Ok(cmd) => group.push(cmd),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => stop = true,
+            }
+            while group.len() < st.cfg.max_group {
+                match rx.try_recv() {
+                    Ok(cmd) => group.push(cmd),
+                    Err(_) => break,
+                }
+            }
+            // Signatures do not depend on the state: check the group's in parallel first.
+            let l2: Vec<Op> = group
+                .iter()
+                .filter_map(|c| match c {
+                    Command::Submit { op, .. } => Some(op.clone()),
+                    _ => None,
+                })
+                .collect();
+            let mut checks = verify_signatures(&l2, &ctx.domain, st.db.state()).into_iter();
+            let mut queries = Vec::new();
+            let mut full = false;
+            for cmd in group {
+                let incoming = match cmd {
+                    Command::Submit { op, reply } => match checks.next() {
+                        Some(Ok(())) => Incoming::L2 {
+                            op,
+                            sig: SignatureCheck::Valid,
+                            reply,
+                        },
+                        Some(Err(e)) => {
+                            let _ = reply.send(Err(rejected(&e)));
+                            continue;
+                        }
+                        None => unreachable!("one check per submitted op"),
+                    },
+                    Command::Priority(ops) => {
+                        for op in ops {
+                            self.carry.push_back(Incoming::Priority(op));
+                        }
+                        continue;
+                    }
+                    Command::L1Context { token_count, auths } => {
+                        // The open block keeps its context; the next one gets this.
+                        self.l1_updates.push((token_count, auths));
+                        continue;
+                    }
+                    Command::Query(q) => {
+                        queries.push(q);
+                        continue;
+                    }
+                    Command::Stop => {
+                        stop = true;
+                        continue;
+                    }
+                };
+                self.carry.push_back(incoming);
+            }
+            // Everything queued goes through the block in arrival order.
+            while let Some(incoming) = self.carry.pop_front() {
+                if full {
+                    self.carry.push_front(incoming);
+                    break;
+                }
+                if let Offer::Full(back) = st.offer(&mut open, incoming) {
+                    self.carry.push_front(back);
+                    full = true;
+                }
+            }
+            st.flush()?;
+            if !queries.is_empty() {
+                let soft = Soft {
+                    exec: &open.exec,
+                    db: st.db,
+                    mempool: st.mempool,
+                    token_count: ctx.token_count,
+                    next_block: st.db.latest_block().unwrap_or(0) + 1,
+                };
+                for q in queries {
+                    q(&soft);
+                }
+            }
+            st.progress_mempool(&self.progress);
+            let aged = open
+                .first_op
+                .is_some_and(|t| t.elapsed() >= st.cfg.block_time);
+            if full
+                || aged
+                || open.chunks >= st.cfg.shape.chunks
+                || (stop && open.first_op.is_some())
+            {
+                return st.seal(open).map(|b| (b, stop));
+            }
+            if stop {
+                return Ok((None, true));
+            }
+        }
+    }
+
+    /// Writes the block's prover job, then commits the block with its journal entries.
+    fn commit(&mut self, block: SealedBlock) -> Result<(), NodeFatal> {
+        let number = block.record.number;
+        self.queue.submit(&block.job).map_err(NodeFatal::prover)?;
+        self.db
+            .commit_block_consuming(&block.record, &block.diff, &block.consumed)
+            .map_err(NodeFatal::storage)?;
+        for seq in &block.consumed {
+            self.mempool.hashes.retain(|_, s| s != seq);
+        }
+        self.mempool.open.clear();
+        self.progress.latest_block.store(number, Ordering::Relaxed);
+        self.progress
+            .mempool
+            .store(self.mempool.len() as u64, Ordering::Relaxed);
+        tracing::info!(
+            block = number,
+            ops = block.record.ops.len(),
+            root = %causeway_l1::batch::root_word(&block.record.new_root),
+            "sealed"
+        );
+        Ok(())
+    }
+}
+
+/// The sequencer's fields one block's run works with (the state is borrowed from `db`).
+struct BlockRun<'s> {
+    cfg: &'s SequencerConfig,
+    db: &'s Database,
+    mempool: &'s mut Mempool,
+    next_seq: &'s mut u64,
+    next_priority: &'s mut u64,
+    batch: &'s mut Vec<(u64, Op)>,
+    replies: &'s mut Vec<(oneshot::Sender<Result<B256, NodeError>>, B256)>,
+    /// Journal entries of parked ops that were dropped.
+    dropped: &'s mut Vec<u64>,
+}
+
+impl<'s> BlockRun<'s> {
+    /// Offers a new op to the open block (see [`Offer`]).
+    fn offer(&mut self, open: &mut OpenBlock<'s>, incoming: Incoming) -> Offer {
+        match incoming {
+            Incoming::Priority(op) => {
+                let Some(id) = priority_id(&op) else {
+                    return Offer::Refused;
+                };
+                if id < *self.next_priority {
+                    // Delivered again after a restart: already in a block or the journal.
+                    return Offer::Refused;
+                }
+                if !fits(open, &op, self.cfg.shape.chunks) {
+                    return Offer::Full(Incoming::Priority(op));
+                }
+                match open.exec.apply(&op, SignatureCheck::Valid) {
+                    Ok(_) => {
+                        *self.next_priority = id + 1;
+                        let seq = self.journal(op.clone(), None);
+                        self.ran(open, seq, op);
+                        Offer::Accepted
+                    }
+                    Err(OpError::FeeTokensFull { .. }) => Offer::Full(Incoming::Priority(op)),
+                    Err(e) => {
+                        // The stf accepts every deposit and full exit the contract queues.
+                        tracing::error!(priority_id = id, error = %e, "priority op refused");
+                        Offer::Refused
+                    }
+                }
+            }
+            Incoming::L2 { op, sig, reply } => {
+                let hash = op.hash();
+                if self.mempool.hashes.contains_key(&hash) {
+                    let _ = reply.send(Err(NodeError::AlreadyKnown));
+                    return Offer::Refused;
+                }
+                if let Err(e) = check_fee(&self.cfg.fees, &op) {
+                    let _ = reply.send(Err(e));
+                    return Offer::Refused;
+                }
+                if let Err(e) = self.fee_account_ready(open, &op) {
+                    let _ = reply.send(Err(e));
+                    return Offer::Refused;
+                }
+                match self.place(open, &op, Limits::Enforce) {
+                    Err(e) => {
+                        let _ = reply.send(Err(e));
+                        Offer::Refused
+                    }
+                    Ok(Placement::Park(id, nonce)) => {
+                        let seq = self.journal(op.clone(), Some((reply, hash)));
+                        self.park(id, nonce, seq, op);
+                        Offer::Accepted
+                    }
+                    Ok(Placement::Run) => {
+                        if !fits(open, &op, self.cfg.shape.chunks) {
+                            return Offer::Full(Incoming::L2 { op, sig, reply });
+                        }
+                        match open.exec.apply(&op, sig) {
+                            Ok(_) => {
+                                let seq = self.journal(op.clone(), Some((reply, hash)));
+                                self.ran(open, seq, op);
+                                self.unpark(open);
+                                Offer::Accepted
+                            }
+                            Err(OpError::FeeTokensFull { .. }) => {
+                                Offer::Full(Incoming::L2 { op, sig, reply })
+                            }
+                            Err(e) => {
+                                let _ = reply.send(Err(rejected(&e)));
+                                Offer::Refused
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Re-runs a journaled op after a restart. `Some(op)` when it does not fit this block.
+    fn replay(
+        &mut self,
+        open: &mut OpenBlock<'s>,
+        seq: u64,
+        op: Op,
+    ) -> Result<Option<Op>, NodeFatal> {
+        if let Some(id) = priority_id(&op) {
+            if !fits(open, &op, self.cfg.shape.chunks) {
+                return Ok(Some(op));
+            }
+            open.exec
+                .apply(&op, SignatureCheck::Unchecked)
+                .map_err(|e| NodeFatal::Replay(seq, e.to_string()))?;
+            *self.next_priority = (*self.next_priority).max(id + 1);
+            self.mempool.hashes.insert(op.hash(), seq);
+            self.ran(open, seq, op);
+            return Ok(None);
+        }
+        match self
+            .place(open, &op, Limits::Ignore)
+            .map_err(|e| NodeFatal::Replay(seq, e.to_string()))?
+        {
+            Placement::Park(id, nonce) => {
+                self.mempool.hashes.insert(op.hash(), seq);
+                self.park(id, nonce, seq, op);
+            }
+            Placement::Run => {
+                if !fits(open, &op, self.cfg.shape.chunks) {
+                    return Ok(Some(op));
+                }
+                open.exec
+                    .apply(&op, SignatureCheck::Unchecked)
+                    .map_err(|e| NodeFatal::Replay(seq, e.to_string()))?;
+                self.mempool.hashes.insert(op.hash(), seq);
+                self.ran(open, seq, op);
+                self.unpark(open);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Refuses a fee-paying op while the fee account does not exist: sealing a block whose
+    /// fees have nowhere to go would fail, and so would every restart that replays it.
+    fn fee_account_ready(&self, open: &OpenBlock<'s>, op: &Op) -> Result<(), NodeError> {
+        let fee = match op {
+            Op::Transfer(t) => t.fee,
+            Op::Withdraw(w) => w.fee,
+            Op::ChangePubKey(c) => c.fee,
+            _ => 0,
+        };
+        if fee > 0 && open.exec.account(self.cfg.fee_account).is_none() {
+            return Err(NodeError::Unavailable(format!(
+                "the fee account {} does not exist yet; the operator must deposit first",
+                self.cfg.fee_account
+            )));
+        }
+        Ok(())
+    }
+
+    /// Whether an L2 op runs now or waits for earlier nonces; refuses what can never run.
+    /// A replayed op was accepted under the limits of its time: they are not checked again.
+    fn place(&self, open: &OpenBlock<'s>, op: &Op, limits: Limits) -> Result<Placement, NodeError> {
+        let Some((account, nonce)) = signer(op) else {
+            return Ok(Placement::Run);
+        };
+        let Some(state) = open.exec.account(account) else {
+            return Ok(Placement::Run); // the stf names the missing account
+        };
+        if nonce <= state.nonce {
+            return Ok(Placement::Run); // the stf refuses an old nonce
+        }
+        if self.mempool.parked.contains_key(&(account, nonce)) {
+            return Err(NodeError::AlreadyKnown);
+        }
+        let parked = self
+            .mempool
+            .parked_by_account
+            .get(&account)
+            .copied()
+            .unwrap_or(0);
+        if limits == Limits::Enforce
+            && (nonce - state.nonce > self.cfg.max_parked_per_sender as u32
+                || parked >= self.cfg.max_parked_per_sender)
+        {
+            return Err(NodeError::SenderLimit(state.address));
+        }
+        Ok(Placement::Park(account, nonce))
+    }
+
+    fn park(&mut self, account: AccountId, nonce: Nonce, seq: u64, op: Op) {
+        self.mempool
+            .parked
+            .insert((account, nonce), Parked { seq, op });
+        *self.mempool.parked_by_account.entry(account).or_default() += 1;
+    }
+
+    /// Runs parked ops whose nonce is now current; `true` when one did not fit.
+    fn unpark(&mut self, open: &mut OpenBlock<'s>) -> bool {
+        loop {
+            let ready = self
+                .mempool
+                .parked
+                .iter()
+                .find_map(|((account, nonce), _)| {
+                    let current = open.exec.account(*account)?.nonce;
+                    (current == *nonce).then_some((*account, *nonce))
+                });
+            let Some(key) = ready else {
+                return false;
+            };
+            let parked = self.mempool.parked.remove(&key).expect("found above");
+            if let Some(n) = self.mempool.parked_by_account.get_mut(&key.0) {
+                *n -= 1;
+            }
+            if !fits(open, &parked.op, self.cfg.shape.chunks) {
+                self.mempool.parked.insert(key, parked);
+                *self.mempool.parked_by_account.entry(key.0).or_default() += 1;
+                return true;
+            }
+            match open.exec.apply(&parked.op, SignatureCheck::Unchecked) {
+                Ok(_) => self.ran(open, parked.seq, parked.op),
+                Err(e) => {
+                    // Valid when parked, refused now (e.g. the balance went elsewhere first):
+                    // it leaves the mempool, as an Ethereum tx whose nonce was taken does.
+                    tracing::info!(seq = parked.seq, error = %e, "parked op dropped");
+                    self.mempool.hashes.retain(|_, s| *s != parked.seq);
+                    self.dropped.push(parked.seq);
+                }
+            }
+        }
+    }
+
+    /// Records an executed op in the open block.
+    fn ran(&mut self, open: &mut OpenBlock<'s>, seq: u64, op: Op) {
+        let receipt = open.exec.receipts().last().expect("the op just ran");
+        open.chunks += receipt.executed.chunks();
+        open.first_op.get_or_insert_with(Instant::now);
+        self.mempool.open.push((seq, op));
+    }
+
+    /// Adds an accepted op to this group's journal batch.
+    fn journal(
+        &mut self,
+        op: Op,
+        reply: Option<(oneshot::Sender<Result<B256, NodeError>>, B256)>,
+    ) -> u64 {
+        let seq = *self.next_seq;
+        *self.next_seq += 1;
+        self.mempool.hashes.insert(op.hash(), seq);
+        self.batch.push((seq, op));
+        if let Some(r) = reply {
+            self.replies.push(r);
+        }
+        seq
+    }
+
+    /// Makes this group's accepted ops durable, then acknowledges them.
+    fn flush(&mut self) -> Result<(), NodeFatal> {
+        if !self.dropped.is_empty() {
+            self.db
+                .remove_journal(&std::mem::take(self.dropped))
+                .map_err(NodeFatal::storage)?;
+        }
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        if let Err(e) = self.db.append_journal(self.batch) {
+            for (reply, _) in self.replies.drain(..) {
+                let _ = reply.send(Err(NodeError::Unavailable("storage failed".into())));
+            }
+            return Err(NodeFatal::storage(e));
+        }
+        self.batch.clear();
+        for (reply, hash) in self.replies.drain(..) {
+            let _ = reply.send(Ok(hash));
+        }
+        Ok(())
+    }
+
+    fn progress_mempool(&self, progress: &Progress) {
+        progress
+            .mempool
+            .store(self.mempool.len() as u64, Ordering::Relaxed);
+    }
+
+    /// Seals the open block (if it ran anything) and builds its prover job.
+    fn seal(&mut self, open: OpenBlock<'s>) -> Result<Option<SealedBlock>, NodeFatal> {
+        self.flush()?;
+        if open.first_op.is_none() {
+            return Ok(None);
+        }
+        let sealed = open
+            .exec
+            .seal()
+            .map_err(|e| NodeFatal::Seal(e.to_string()))?;
+        let number = self.db.latest_block().unwrap_or(0) + 1;
+        let witness = sealed.witness.as_ref().expect("recorded");
+        let input = BatchInput::new(
+            self.cfg.shape,
+            self.cfg.domain,
+            self.cfg.fee_account,
+            witness,
+        )
+        .map_err(|e| NodeFatal::Seal(e.to_string()))?;
+        let (consumed, ops): (Vec<u64>, Vec<Op>) = self.mempool.open.iter().cloned().unzip();
+        let record = BlockRecord {
+            number,
+            timestamp: SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+            fee_account: self.cfg.fee_account,
+            old_root: sealed.diff.old_root,
+            new_root: sealed.diff.new_root,
+            account_count: sealed.diff.account_count,
+            ops,
+            pubdata: sealed.pubdata(),
+        };
+        Ok(Some(SealedBlock {
+            record,
+            diff: sealed.diff,
+            consumed,
+            job: Job { id: number, input },
+        }))
+    }
+}
+
+/// Whether `op` fits the open block's remaining chunks. A transfer's size depends on whether
+/// its recipient exists (1 chunk) or is created (3); the soft state knows.
+fn fits(open: &OpenBlock<'_>, op: &Op, capacity: usize) -> bool {
+    let kind = match op {
+        Op::Noop => OpKind::Noop,
+        Op::Deposit(_) => OpKind::Deposit,
+        Op::FullExit(_) => OpKind::FullExit,
+        Op::Transfer(t) if open.exec.account_id(&t.to).is_some() => OpKind::Transfer,
+        Op::Transfer(_) => OpKind::TransferToNew,
+        Op::Withdraw(_) => OpKind::Withdraw,
+        Op::ChangePubKey(_) => OpKind::ChangePubKey,
+    };
+    open.chunks + causeway_primitives::pubdata::chunks_of(kind) <= capacity
+}
+
+fn priority_id(op: &Op) -> Option<u64> {
+    match op {
+        Op::Deposit(d) => Some(d.priority_id),
+        Op::FullExit(e) => Some(e.priority_id),
+        _ => None,
+    }
+}
+
+/// The account that signs an L2 op, and the nonce it uses.
+fn signer(op: &Op) -> Option<(AccountId, Nonce)> {
+    match op {
+        Op::Transfer(t) => Some((t.from, t.nonce)),
+        Op::Withdraw(w) => Some((w.from, w.nonce)),
+        Op::ChangePubKey(c) => Some((c.account, c.nonce)),
+        _ => None,
+    }
+}
+
+/// Refuses an L2 op whose fee is below the floor of its kind.
+fn check_fee(fees: &FeeSchedule, op: &Op) -> Result<(), NodeError> {
+    let (offered, minimum): (Balance, Balance) = match op {
+        Op::Transfer(t) => (t.fee, fees.transfer),
+        Op::Withdraw(w) => (w.fee, fees.withdraw),
+        Op::ChangePubKey(c) => (c.fee, fees.change_pubkey),
+        _ => return Ok(()),
+    };
+    if offered < minimum {
+        return Err(NodeError::FeeTooLow {
+            offered: alloy_primitives::U256::from(offered),
+            minimum: alloy_primitives::U256::from(minimum),
+        });
+    }
+    Ok(())
+}
+
+/// An stf refusal as the RPC reports it: the variant's name as the machine-readable reason.
+pub fn rejected(e: &OpError) -> NodeError {
+    let debug = format!("{e:?}");
+    let reason = debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("Rejected")
+        .to_owned();
+    NodeError::Rejected {
+        reason,
+        message: e.to_string(),
+    }
+}

@@ -1,0 +1,324 @@
+//! The L1 submitter: sealed blocks become committed, proven and executed L1 batches.
+//!
+//! Each L2 block is one L1 batch with the same number. The submitter reads how far the
+//! contract got (its three counters) and takes the next step, oldest first:
+//!
+//! 1. **commit** the sealed blocks L1 does not have yet (up to `max_per_tx` per transaction);
+//! 2. **prove** the committed batches whose proofs the prover queue holds, in order;
+//! 3. **execute** the proven ones, passing their withdrawals.
+//!
+//! Invariants:
+//! - **L1 is the truth about L1.** Every round starts from the contract's counters, so a
+//!   transaction lost to a crash, an L1 restart or a reorg is simply sent again, and one that
+//!   landed is never sent twice (the contract would refuse it anyway).
+//! - **A proof is sent only for its batch.** A proof record's commitment must equal the
+//!   committed batch's `commitment`; a mismatch (a proof of a block built before a crash and
+//!   never committed) is discarded, never sent.
+//! - Transactions go through one [`TxSender`] (nonces, fee bumps, retries, L1 restarts).
+
+use crate::NodeFatal;
+use crate::sequencer::SequencerHandle;
+use alloy::network::TransactionBuilder;
+use alloy::primitives::{Address, B256, Bytes};
+use alloy::rpc::types::TransactionRequest;
+use alloy::sol_types::SolCall;
+use causeway_bindings::BatchChain::{CommitInfo, StoredBatch};
+use causeway_bindings::ZkRollup;
+use causeway_circuit::export::proof_to_evm;
+use causeway_l1::batch::{field_word, proof_words, root_word, withdrawals};
+use causeway_l1::rollup::{BatchCounters, batch_counters, stored_batch};
+use causeway_l1::send::{SendError, TxSender};
+use causeway_primitives::{ChangePubKeyAuth, Op};
+use causeway_prover::JobQueue;
+use causeway_storage::BlockRecord;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// The L1 transactions of one batch, as far as this node sent them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchTxs {
+    pub commit: Option<B256>,
+    pub prove: Option<B256>,
+    pub execute: Option<B256>,
+}
+
+/// How far L1 got, for the RPC.
+#[derive(Debug, Default)]
+pub struct L1Progress {
+    pub committed: AtomicU64,
+    pub proven: AtomicU64,
+    pub executed: AtomicU64,
+    /// Transactions sent since this node started (earlier ones are on L1, not here).
+    pub txs: Mutex<BTreeMap<u64, BatchTxs>>,
+}
+
+impl L1Progress {
+    fn store(&self, c: BatchCounters) {
+        self.committed.store(c.committed, Ordering::Relaxed);
+        self.proven.store(c.proven, Ordering::Relaxed);
+        self.executed.store(c.executed, Ordering::Relaxed);
+    }
+
+    fn record(&self, numbers: impl IntoIterator<Item = u64>, f: impl Fn(&mut BatchTxs)) {
+        let mut txs = self.txs.lock().unwrap_or_else(|e| e.into_inner());
+        for n in numbers {
+            f(txs.entry(n).or_default());
+        }
+    }
+
+    pub fn txs_of(&self, number: u64) -> BatchTxs {
+        let txs = self.txs.lock().unwrap_or_else(|e| e.into_inner());
+        txs.get(&number).copied().unwrap_or_default()
+    }
+}
+
+/// The submitter's settings.
+#[derive(Debug, Clone)]
+pub struct SettleConfig {
+    pub rollup: Address,
+    pub deploy_block: u64,
+    pub max_per_tx: usize,
+    pub poll: Duration,
+}
+
+/// The submitter; see the module docs.
+pub struct Submitter {
+    cfg: SettleConfig,
+    sender: TxSender,
+    queue: JobQueue,
+    sequencer: SequencerHandle,
+    progress: std::sync::Arc<L1Progress>,
+    /// `StoredBatch`es of committed batches, as the contract emitted them.
+    stored: BTreeMap<u64, StoredBatch>,
+}
+
+/// What one round did.
+enum Step {
+    Sent,
+    Idle,
+}
+
+impl Submitter {
+    pub fn new(
+        cfg: SettleConfig,
+        sender: TxSender,
+        queue: JobQueue,
+        sequencer: SequencerHandle,
+        progress: std::sync::Arc<L1Progress>,
+    ) -> Self {
+        Self {
+            cfg,
+            sender,
+            queue,
+            sequencer,
+            progress,
+            stored: BTreeMap::new(),
+        }
+    }
+
+    /// Runs rounds until a fatal error; transient L1 failures are retried.
+    pub async fn run(mut self) -> Result<(), NodeFatal> {
+        loop {
+            match self.round().await {
+                Ok(Step::Sent) => continue,
+                Ok(Step::Idle) => tokio::time::sleep(self.cfg.poll).await,
+                Err(Failure::Transient(e)) => {
+                    tracing::warn!(error = %e, "L1 submission failed; retrying");
+                    tokio::time::sleep(self.cfg.poll).await;
+                }
+                Err(Failure::Fatal(e)) => return Err(e),
+            }
+        }
+    }
+
+    async fn round(&mut self) -> Result<Step, Failure> {
+        let counters = batch_counters(self.sender.provider(), self.cfg.rollup)
+            .await
+            .map_err(Failure::transient)?;
+        self.progress.store(counters);
+        // Forget batches L1 no longer has (a revert or a reorg).
+        self.stored.retain(|n, _| *n <= counters.committed);
+        let sealed = self.sequencer.progress.latest_block.load(Ordering::Relaxed);
+        if counters.committed < sealed {
+            return self.commit(counters.committed, sealed).await;
+        }
+        if counters.proven < counters.committed && self.prove(counters).await? {
+            return Ok(Step::Sent);
+        }
+        if counters.executed < counters.proven {
+            return self.execute(counters).await;
+        }
+        Ok(Step::Idle)
+    }
+
+    async fn commit(&mut self, committed: u64, sealed: u64) -> Result<Step, Failure> {
+        let last = self.stored(committed).await?;
+        let to = sealed.min(committed + self.cfg.max_per_tx as u64);
+        let mut infos = Vec::new();
+        for n in committed + 1..=to {
+            infos.push(commit_info(&self.block(n).await?));
+        }
+        let call = ZkRollup::commitBatchesCall {
+            last,
+            batches: infos,
+        };
+        let receipt = self.send(call.abi_encode()).await?;
+        for log in receipt.inner.logs() {
+            if let Ok(event) = log.log_decode::<ZkRollup::BatchCommitted>() {
+                let batch = event.inner.data.batch;
+                self.stored.insert(batch.number, batch);
+            }
+        }
+        let hash = receipt.transaction_hash;
+        self.progress
+            .record(committed + 1..=to, |t| t.commit = Some(hash));
+        tracing::info!(from = committed + 1, to, tx = %hash, "batches committed");
+        Ok(Step::Sent)
+    }
+
+    /// Proves the next batches whose proofs are ready; `false` when none is.
+    async fn prove(&mut self, c: BatchCounters) -> Result<bool, Failure> {
+        let mut batches = Vec::new();
+        let mut proofs = Vec::new();
+        let to = c.committed.min(c.proven + self.cfg.max_per_tx as u64);
+        for n in c.proven + 1..=to {
+            let Some(record) = self.queue.proof(n).map_err(Failure::fatal)? else {
+                break;
+            };
+            let stored = self.stored(n).await?;
+            if field_word(&record.commitment) != stored.commitment {
+                tracing::error!(batch = n, "a proof of another statement; discarded");
+                self.queue.discard_above(n - 1).map_err(Failure::fatal)?;
+                return Err(Failure::Fatal(NodeFatal::L1(format!(
+                    "the proof of batch {n} is not for the committed batch: it must be \
+                     proven again"
+                ))));
+            }
+            proofs.push(proof_words(&proof_to_evm(&record.proof)));
+            batches.push(stored);
+        }
+        if batches.is_empty() {
+            return Ok(false);
+        }
+        let from = batches[0].number;
+        let to = from + batches.len() as u64 - 1;
+        let call = ZkRollup::proveBatchesCall { batches, proofs };
+        let receipt = self.send(call.abi_encode()).await?;
+        let hash = receipt.transaction_hash;
+        self.progress.record(from..=to, |t| t.prove = Some(hash));
+        tracing::info!(from, to, tx = %hash, "batches proven");
+        Ok(true)
+    }
+
+    async fn execute(&mut self, c: BatchCounters) -> Result<Step, Failure> {
+        let to = c.proven.min(c.executed + self.cfg.max_per_tx as u64);
+        let mut batches = Vec::new();
+        let mut lists = Vec::new();
+        for n in c.executed + 1..=to {
+            batches.push(self.stored(n).await?);
+            let block = self.block(n).await?;
+            lists.push(withdrawals(&block.pubdata).map_err(|e| {
+                Failure::Fatal(NodeFatal::L1(format!("pubdata of block {n}: {e}")))
+            })?);
+        }
+        let call = ZkRollup::executeBatchesCall {
+            batches,
+            withdrawals: lists,
+        };
+        let receipt = self.send(call.abi_encode()).await?;
+        let hash = receipt.transaction_hash;
+        self.progress
+            .record(c.executed + 1..=to, |t| t.execute = Some(hash));
+        tracing::info!(from = c.executed + 1, to, tx = %hash, "batches executed");
+        Ok(Step::Sent)
+    }
+
+    async fn send(
+        &mut self,
+        input: Vec<u8>,
+    ) -> Result<alloy::rpc::types::TransactionReceipt, Failure> {
+        let tx = TransactionRequest::default()
+            .with_to(self.cfg.rollup)
+            .with_input(Bytes::from(input));
+        self.sender.send(tx).await.map_err(|e| match e {
+            // A revert means L1 moved under us (another submitter, a reorg): re-read and
+            // decide again. Persistent reverts show in the logs every round.
+            SendError::Reverted { .. } | SendError::Unreachable { .. } | SendError::Rpc { .. } => {
+                Failure::transient(e)
+            }
+            other => Failure::Fatal(NodeFatal::l1(other)),
+        })
+    }
+
+    async fn stored(&mut self, number: u64) -> Result<StoredBatch, Failure> {
+        if let Some(b) = self.stored.get(&number) {
+            return Ok(b.clone());
+        }
+        let b = stored_batch(
+            self.sender.provider(),
+            self.cfg.rollup,
+            number,
+            self.cfg.deploy_block,
+        )
+        .await
+        .map_err(Failure::transient)?;
+        self.stored.insert(number, b.clone());
+        Ok(b)
+    }
+
+    async fn block(&self, number: u64) -> Result<BlockRecord, Failure> {
+        let read = self
+            .sequencer
+            .query(move |soft| soft.db.block(number))
+            .await
+            .map_err(|e| Failure::Fatal(NodeFatal::L1(e.to_string())))?;
+        match read {
+            Ok(Some(b)) => Ok(b),
+            Ok(None) => Err(Failure::Fatal(NodeFatal::L1(format!(
+                "block {number} is not in the database"
+            )))),
+            Err(e) => Err(Failure::Fatal(NodeFatal::Storage(e))),
+        }
+    }
+}
+
+/// A round's failure: retried, or the end of the submitter.
+enum Failure {
+    Transient(String),
+    Fatal(NodeFatal),
+}
+
+impl Failure {
+    fn transient(e: impl std::fmt::Display) -> Self {
+        Self::Transient(e.to_string())
+    }
+
+    fn fatal(e: causeway_prover::ProverError) -> Self {
+        Self::Fatal(NodeFatal::Prover(e))
+    }
+}
+
+/// A committed block as `commitBatches` takes it: its pubdata unpadded and one ECDSA
+/// signature per ChangePubKey authorized by signature, in order.
+pub fn commit_info(block: &BlockRecord) -> CommitInfo {
+    let change_pubkey_signatures = block
+        .ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::ChangePubKey(c) => match &c.auth {
+                ChangePubKeyAuth::EthSignature(sig) => Some(Bytes::copy_from_slice(sig)),
+                ChangePubKeyAuth::Onchain => None,
+            },
+            _ => None,
+        })
+        .collect();
+    CommitInfo {
+        newRoot: root_word(&block.new_root),
+        newAccountCount: block.account_count,
+        feeAccount: block.fee_account.get(),
+        pubdata: block.pubdata.clone().into(),
+        changePubkeySignatures: change_pubkey_signatures,
+    }
+}
