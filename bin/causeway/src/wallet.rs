@@ -72,7 +72,7 @@ pub enum WalletError {
     #[error("{input:?} is not an amount: {reason}")]
     InvalidAmount { input: String, reason: String },
     #[error(
-        "{amount} cannot be transferred exactly: transfer amounts carry at most 9 significant \
+        "{amount} cannot be transferred exactly: transfer amounts are packed to 9 significant \
          digits; {nearest} can"
     )]
     NotPackable { amount: String, nearest: String },

@@ -134,7 +134,7 @@ async fn deposit_transfer_withdraw_claim_on_a_devnet() {
 
     // A transfer to an address with no account creates one.
     t.signature = good;
-    let transfer = client
+    let transfer_hash = client
         .send_op(&request(&Op::Transfer(t)))
         .await
         .expect("transfer");

@@ -30,20 +30,40 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn spawn_node(config: &std::path::Path, log: &std::path::Path) -> Child {
+/// A `causeway node` child process, killed (SIGKILL) and reaped when dropped.
+struct NodeProcess(Child);
+
+impl NodeProcess {
+    /// kill -9, and wait until the process is gone.
+    fn kill9(&mut self) {
+        self.0.kill().expect("kill -9");
+        self.0.wait().expect("reaped");
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_node(config: &std::path::Path, log: &std::path::Path) -> NodeProcess {
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log)
         .unwrap();
-    Command::new(env!("CARGO_BIN_EXE_causeway"))
-        .args(["node", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("spawn causeway node")
+    NodeProcess(
+        Command::new(env!("CARGO_BIN_EXE_causeway"))
+            .args(["node", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("spawn causeway node"),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -138,8 +158,7 @@ async fn kill_9_mid_block_loses_nothing_and_applies_nothing_twice() {
                 tokio::spawn(async move { client.send_op(&request(&Op::Transfer(t))).await })
             };
             tokio::time::sleep(Duration::from_millis(2)).await;
-            node.kill().expect("kill -9"); // SIGKILL
-            node.wait().unwrap();
+            node.kill9();
             if let Ok(Ok(hash)) = in_flight.await {
                 acknowledged.push(hash);
             }
@@ -147,7 +166,7 @@ async fn kill_9_mid_block_loses_nothing_and_applies_nothing_twice() {
         }
     }
 
-    let mut node = spawn_node(&config_file, &log);
+    let node = spawn_node(&config_file, &log);
     until(
         "the restarted node's RPC",
         Duration::from_secs(60),
@@ -191,7 +210,6 @@ async fn kill_9_mid_block_loses_nothing_and_applies_nothing_twice() {
         },
     )
     .await;
-    node.kill().unwrap();
-    node.wait().unwrap();
+    drop(node);
     drop(anvil);
 }

@@ -48,6 +48,9 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
 
+/// A ChangePubKey authorization registered on L1: owner, key, nonce.
+pub type OnchainAuth = (Address, PackedPoint, Nonce);
+
 /// A read of the soft state, run on the sequencer thread between groups.
 pub type Query = Box<dyn FnOnce(&Soft<'_>) + Send>;
 
@@ -63,7 +66,7 @@ pub enum Command {
     /// What the L1 watcher learned that changes what the next blocks accept.
     L1Context {
         token_count: u16,
-        auths: Vec<(Address, PackedPoint, Nonce)>,
+        auths: Vec<OnchainAuth>,
     },
     Query(Query),
     Stop,
@@ -226,7 +229,7 @@ enum Offer {
     /// Refused; the sender was told why.
     Refused,
     /// It does not fit this block: seal, then offer it again.
-    Full(Incoming),
+    Full(Box<Incoming>),
 }
 
 /// The block being filled.
@@ -261,7 +264,7 @@ pub struct Sequencer {
     replies: Vec<(oneshot::Sender<Result<B256, NodeError>>, B256)>,
     dropped: Vec<u64>,
     /// L1 context learned during a block, applied from the next block on.
-    l1_updates: Vec<(u16, Vec<(Address, PackedPoint, Nonce)>)>,
+    l1_updates: Vec<(u16, Vec<OnchainAuth>)>,
 }
 
 impl Sequencer {
@@ -388,7 +391,7 @@ impl Sequencer {
         }
         while let Some(incoming) = self.carry.pop_front() {
             if let Offer::Full(back) = st.offer(&mut open, incoming) {
-                self.carry.push_front(back);
+                self.carry.push_front(*back);
                 st.flush()?;
                 return st.seal(open).map(|b| (b, false));
             }
@@ -468,7 +471,7 @@ impl Sequencer {
                     break;
                 }
                 if let Offer::Full(back) = st.offer(&mut open, incoming) {
-                    self.carry.push_front(back);
+                    self.carry.push_front(*back);
                     full = true;
                 }
             }
@@ -553,7 +556,7 @@ impl<'s> BlockRun<'s> {
                     return Offer::Refused;
                 }
                 if !fits(open, &op, self.cfg.shape.chunks) {
-                    return Offer::Full(Incoming::Priority(op));
+                    return Offer::Full(Box::new(Incoming::Priority(op)));
                 }
                 match open.exec.apply(&op, SignatureCheck::Valid) {
                     Ok(_) => {
@@ -562,7 +565,9 @@ impl<'s> BlockRun<'s> {
                         self.ran(open, seq, op);
                         Offer::Accepted
                     }
-                    Err(OpError::FeeTokensFull { .. }) => Offer::Full(Incoming::Priority(op)),
+                    Err(OpError::FeeTokensFull { .. }) => {
+                        Offer::Full(Box::new(Incoming::Priority(op)))
+                    }
                     Err(e) => {
                         // The stf accepts every deposit and full exit the contract queues.
                         tracing::error!(priority_id = id, error = %e, "priority op refused");
@@ -596,7 +601,7 @@ impl<'s> BlockRun<'s> {
                     }
                     Ok(Placement::Run) => {
                         if !fits(open, &op, self.cfg.shape.chunks) {
-                            return Offer::Full(Incoming::L2 { op, sig, reply });
+                            return Offer::Full(Box::new(Incoming::L2 { op, sig, reply }));
                         }
                         match open.exec.apply(&op, sig) {
                             Ok(_) => {
@@ -606,7 +611,7 @@ impl<'s> BlockRun<'s> {
                                 Offer::Accepted
                             }
                             Err(OpError::FeeTokensFull { .. }) => {
-                                Offer::Full(Incoming::L2 { op, sig, reply })
+                                Offer::Full(Box::new(Incoming::L2 { op, sig, reply }))
                             }
                             Err(e) => {
                                 let _ = reply.send(Err(rejected(&e)));

@@ -122,6 +122,10 @@ fn op_view(soft: &Soft<'_>, op: &Op, at: Option<(u64, u32)>) -> OpView {
     }
 }
 
+/// A block as read on the sequencer thread: its record, its parent's hash, its ops and the
+/// fee recipient's address.
+type BlockParts = (BlockRecord, B256, Vec<OpView>, Address);
+
 /// The hash of block `number` (zero for the genesis' parent).
 fn block_hash(soft: &Soft<'_>, number: u64) -> Result<B256, NodeError> {
     if number == 0 {
@@ -234,36 +238,31 @@ impl NodeApi for Service {
     }
 
     async fn block(&self, number: u64) -> Result<Option<BlockInfo>, NodeError> {
-        let found =
-            self.sequencer
-                .query(
-                    move |soft| -> Result<
-                        Option<(BlockRecord, B256, Vec<OpView>, Address)>,
-                        NodeError,
-                    > {
-                        let record = if number == 0 {
-                            genesis()
-                        } else {
-                            match soft.db.block(number).map_err(storage)? {
-                                Some(r) => r,
-                                None => return Ok(None),
-                            }
-                        };
-                        let parent = block_hash(soft, number.saturating_sub(1))?;
-                        let ops = record
-                            .ops
-                            .iter()
-                            .enumerate()
-                            .map(|(i, op)| op_view(soft, op, Some((number, i as u32))))
-                            .collect();
-                        let fee_recipient = soft
-                            .exec
-                            .account(record.fee_account)
-                            .map_or(Address::ZERO, |a| a.address);
-                        Ok(Some((record, parent, ops, fee_recipient)))
-                    },
-                )
-                .await??;
+        let found = self
+            .sequencer
+            .query(move |soft| -> Result<Option<BlockParts>, NodeError> {
+                let record = if number == 0 {
+                    genesis()
+                } else {
+                    match soft.db.block(number).map_err(storage)? {
+                        Some(r) => r,
+                        None => return Ok(None),
+                    }
+                };
+                let parent = block_hash(soft, number.saturating_sub(1))?;
+                let ops = record
+                    .ops
+                    .iter()
+                    .enumerate()
+                    .map(|(i, op)| op_view(soft, op, Some((number, i as u32))))
+                    .collect();
+                let fee_recipient = soft
+                    .exec
+                    .account(record.fee_account)
+                    .map_or(Address::ZERO, |a| a.address);
+                Ok(Some((record, parent, ops, fee_recipient)))
+            })
+            .await??;
         Ok(found.map(|(record, parent_hash, ops, fee_recipient)| {
             let txs = self.l1.txs_of(number);
             BlockInfo {

@@ -430,16 +430,21 @@ async fn execute(args: &WalletArgs, out: &mut impl Write) -> Result<(), WalletEr
             )
             .map_err(output)?;
             follow(&ctx, sent.hash, a.wait, &a.timeout, out).await?;
-            if a.wait != WaitStage::Executed {
+            // Anyone may claim for the recipient; name it when it is not the wallet.
+            let mut claim = format!("causeway wallet claim --token {}", token.id);
+            if to != ctx.address() {
+                claim += &format!(" --owner {to}");
+            }
+            if a.wait == WaitStage::Executed {
+                writeln!(out, "  claim it with `{claim}`").map_err(output)?;
+            } else {
                 writeln!(
                     out,
                     "  claimable on L1 once executed: `causeway wallet status {} --wait executed`, \
-                     then `causeway wallet claim`",
+                     then `{claim}`",
                     sent.hash
                 )
                 .map_err(output)?;
-            } else {
-                writeln!(out, "  claim it with `causeway wallet claim`").map_err(output)?;
             }
             Ok(())
         }

@@ -188,7 +188,7 @@ fn rejection_hint(reason: &str) -> Option<&'static str> {
         "InsufficientBalance" => {
             "`causeway wallet balance` shows what the account holds; the fee is paid on top"
         }
-        "NotPackable" => "transfer amounts carry at most 9 significant digits",
+        "NotPackable" => "transfer amounts are packed to 9 significant digits",
         "UnknownToken" => "`causeway wallet tokens` lists the rollup's tokens",
         "FeeTokensFull" => "retry: the op fits in a later block",
         "BadEthSignature" => {
