@@ -1056,10 +1056,18 @@ fn report_run(args: &LoadArgs, r: &RunResult) {
     }
 }
 
-/// CPU time of a process and of its threads, grouped by thread name.
+/// CPU time of a process and of each of its threads.
 struct ProcCpu {
     total: Duration,
-    threads: BTreeMap<String, Duration>,
+    threads: BTreeMap<u32, ThreadCpu>,
+}
+
+/// One thread's name and counters (`stat` and `schedstat`).
+struct ThreadCpu {
+    name: String,
+    cpu: Duration,
+    /// Time on a CPU, and time runnable but waiting for one (another process had it).
+    sched: Option<(Duration, Duration)>,
 }
 
 impl ProcCpu {
@@ -1071,10 +1079,23 @@ impl ProcCpu {
             .flatten()
         {
             let stat = entry.path().join("stat");
-            let (Some(name), Some(cpu)) = (thread_name(&stat), cpu_time(&stat)) else {
+            let (Some(tid), Some(name), Some(cpu)) = (
+                entry.file_name().to_str().and_then(|t| t.parse().ok()),
+                thread_name(&stat),
+                cpu_time(&stat),
+            ) else {
                 continue;
             };
-            *threads.entry(name).or_insert(Duration::ZERO) += cpu;
+            let sched = std::fs::read_to_string(entry.path().join("schedstat"))
+                .ok()
+                .and_then(|t| {
+                    let mut f = t.split_whitespace().map(|v| v.parse::<u64>().ok());
+                    Some((
+                        Duration::from_nanos(f.next()??),
+                        Duration::from_nanos(f.next()??),
+                    ))
+                });
+            threads.insert(tid, ThreadCpu { name, cpu, sched });
         }
         Some(Self { total, threads })
     }
@@ -1094,7 +1115,7 @@ fn cpu_time(stat: impl AsRef<Path>) -> Option<Duration> {
 fn thread_name(stat: &Path) -> Option<String> {
     let text = std::fs::read_to_string(stat).ok()?;
     let name = &text[text.find('(')? + 1..text.rfind(')')?];
-    // Numbered threads of one pool (e.g. rayon's, unnamed, or `prover-0`) count together.
+    // Numbered threads of one pool (`prover-0`, ...) count together.
     Some(
         name.trim_end_matches(|c: char| c.is_ascii_digit())
             .to_owned(),
@@ -1128,21 +1149,54 @@ fn report_cpu(
             used / wall,
             used * 1e6 / r.acks.len().max(1) as f64
         );
-        let mut by_thread: Vec<(String, f64)> = after
-            .threads
-            .iter()
-            .map(|(name, t)| {
-                let was = before.threads.get(name).copied().unwrap_or_default();
-                (name.clone(), t.saturating_sub(was).as_secs_f64())
-            })
-            .filter(|(_, t)| *t > 0.0)
-            .collect();
-        by_thread.sort_by(|a, b| b.1.total_cmp(&a.1));
+        // By name: total, threads that ran, and the busiest one. Unnamed threads inherit
+        // their creator's name: rayon's pool (the node's signature checks) is started by the
+        // sequencer thread, so its workers are also called "sequencer"; the busiest
+        // "sequencer" is the sequencer itself.
+        let mut by_name: BTreeMap<&str, (f64, usize, f64)> = BTreeMap::new();
+        let mut busiest: Option<(f64, u32)> = None;
+        for (tid, t) in &after.threads {
+            let was = before.threads.get(tid).map_or(Duration::ZERO, |b| b.cpu);
+            let used = t.cpu.saturating_sub(was).as_secs_f64();
+            if used > 0.0 {
+                let e = by_name.entry(&t.name).or_default();
+                e.0 += used;
+                e.1 += 1;
+                e.2 = e.2.max(used);
+                if busiest.is_none_or(|(b, _)| used > b) {
+                    busiest = Some((used, *tid));
+                }
+            }
+        }
+        let mut by_name: Vec<_> = by_name.into_iter().collect();
+        by_name.sort_by(|a, b| b.1.0.total_cmp(&a.1.0));
         let mut line = String::from("   ");
-        for (name, t) in by_thread {
-            line += &format!(" {name}: {t:.1} s ({:.2} cores);", t / wall);
+        for (name, (t, count, busiest)) in by_name {
+            line += &format!(
+                " {name}: {t:.1} s = {:.2} cores in {count} threads (busiest {:.2} cores);",
+                t / wall,
+                busiest / wall
+            );
         }
         println!("{line}");
+        // Where the busiest thread's wall time went: running, waiting for a CPU (the
+        // machine is shared), or blocked (disk syncs, channels, the rayon pool).
+        let sched = busiest.and_then(|(_, tid)| {
+            let a = after.threads.get(&tid)?;
+            let (run, wait) = a.sched?;
+            let (run0, wait0) = before.threads.get(&tid)?.sched?;
+            Some((a.name.clone(), run - run0, wait - wait0))
+        });
+        if let Some((name, run, wait)) = sched {
+            let (run, wait) = (run.as_secs_f64() / wall, wait.as_secs_f64() / wall);
+            println!(
+                "    busiest thread ({name}): running {:.0}%, waiting for a CPU {:.0}%, blocked \
+                 {:.0}% of the wall time",
+                run * 100.0,
+                wait * 100.0,
+                (1.0 - run - wait).max(0.0) * 100.0
+            );
+        }
     }
     if let Some((before, after)) = client {
         let used = after.saturating_sub(before).as_secs_f64();
@@ -1268,8 +1322,9 @@ async fn report_after(
         *by_stage.entry(stage).or_default() += 1;
     }
     println!(
-        "  statuses of {} acknowledged transfers ({STATUS_SAMPLE} random + each sender's last): {}",
+        "  statuses of {} acknowledged transfers ({} random + each sender's last): {}",
         check.len(),
+        STATUS_SAMPLE.min(r.acks.len()),
         by_stage
             .iter()
             .map(|(k, v)| format!("{v} {k}"))

@@ -1,7 +1,7 @@
 //! The sender on a real L1 (anvil): plain sends and a nonce taken behind its back; fee
 //! bumping while blocks are not mined (`--no-mining`, then `anvil_mine`); an L1 node that is
 //! down when a send starts, and one that restarts (losing its pool) while a transaction
-//! waits, both brought back with `--state` on the same port; reverts, in estimation and on
+//! waits, both brought back with `--state` behind a relay that keeps the URL; reverts, in estimation and on
 //! chain, decoded as the rollup's errors.
 
 mod common;
@@ -18,7 +18,7 @@ use causeway_bindings::ZkRollup;
 use causeway_bindings::ZkRollup::ZkRollupErrors;
 use causeway_bindings::anvil::Anvil;
 use causeway_l1::send::{SendConfig, SendError, TxSender};
-use common::{ETHER, connect, deploy, mine, operator_signer};
+use common::{ETHER, Relay, connect, deploy, mine, operator_signer};
 
 const RECIPIENT: Address = Address::repeat_byte(0xb0);
 
@@ -168,17 +168,20 @@ async fn finishes_a_send_started_while_l1_is_down() {
     let dir = tempfile::tempdir().unwrap();
     let state = dir.path().join("state.json");
     let anvil = Anvil::spawn_with_args(&state_args(&state)).expect("anvil");
-    let port = anvil.port();
-    let mut sender = TxSender::new(anvil.endpoint_url(), operator_signer(), fast())
+    let relay = Relay::new(&anvil);
+    let mut sender = TxSender::new(relay.url(), operator_signer(), fast())
         .await
         .expect("sender");
+    relay.point_to(None);
     anvil.shutdown();
     assert!(state.exists(), "anvil wrote its state");
 
     let start = Instant::now();
     let restart = async {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        Anvil::spawn_on_port(port, &state_args(&state)).expect("anvil again")
+        let anvil = Anvil::spawn_with_args(&state_args(&state)).expect("anvil again");
+        relay.point_to(Some(&anvil));
+        anvil
     };
     let (receipt, anvil) = tokio::join!(sender.send(transfer(ETHER)), restart);
     let receipt = receipt.expect("sent once L1 was back");
@@ -202,7 +205,7 @@ async fn rebroadcasts_after_l1_restarts_without_its_pool() {
         state.as_os_str(),
     ];
     let anvil = Anvil::spawn_with_args(&no_mining).expect("anvil");
-    let port = anvil.port();
+    let relay = Relay::new(&anvil);
     let l1 = connect(&anvil);
     // Bumping (which would also rebroadcast) only after the test's deadline: what brings the
     // transaction back is the sender noticing the outage.
@@ -210,7 +213,7 @@ async fn rebroadcasts_after_l1_restarts_without_its_pool() {
         bump_after: Duration::from_secs(60),
         ..fast()
     };
-    let mut sender = TxSender::new(anvil.endpoint_url(), operator_signer(), cfg)
+    let mut sender = TxSender::new(relay.url(), operator_signer(), cfg)
         .await
         .expect("sender");
 
@@ -219,10 +222,13 @@ async fn rebroadcasts_after_l1_restarts_without_its_pool() {
         while pooled(&l1).await.is_none() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+        relay.point_to(None);
         anvil.shutdown();
         tokio::time::sleep(Duration::from_millis(500)).await;
         // Back with instant mining.
-        Anvil::spawn_on_port(port, &state_args(&state)).expect("anvil again")
+        let anvil = Anvil::spawn_with_args(&state_args(&state)).expect("anvil again");
+        relay.point_to(Some(&anvil));
+        anvil
     };
     let (receipt, anvil) = tokio::join!(sender.send(transfer(ETHER)), restart);
     let receipt = receipt.expect("mined after the restart");

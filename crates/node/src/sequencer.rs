@@ -30,6 +30,17 @@
 //! 5. **Priority ops in order.** Deposits and full exits arrive from the L1 watcher already
 //!    confirmed and in queue order; they are executed in that order and never parked or
 //!    refused for fees.
+//! 6. **Context before replay.** Acceptance also depends on what L1 said (listed tokens, key
+//!    authorizations). A block runs under the context known when it started; what L1 reports
+//!    during a block applies from the next one (and ends the open block, so nothing queued
+//!    after the report is judged under the old context). The context is stored before the
+//!    first block that uses it, so a restart replays the journal under it without waiting for
+//!    L1. It only grows, so an op accepted under an older context is accepted again.
+//! 7. **A parked op's turn is kept.** When a parked op's nonce comes up and it does not fit
+//!    the open block, the block takes nothing more and is sealed; the parked op runs first in
+//!    the next block. No other op can take its nonce, and replay finds the same boundary.
+//!    Only an op signed by the account's current L2 key is parked, so nobody can fill
+//!    another account's nonces.
 
 use crate::NodeFatal;
 use crate::config::{FeeSchedule, SequencerConfig};
@@ -40,7 +51,7 @@ use causeway_rpc::api::NodeError;
 use causeway_stf::{
     BlockContext, Executor, MemoryState, OpError, SignatureCheck, WitnessMode, verify_signatures,
 };
-use causeway_storage::{BlockRecord, Database};
+use causeway_storage::{BlockRecord, Database, L1Context};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -215,7 +226,8 @@ enum Placement {
     Park(AccountId, Nonce),
 }
 
-/// Whether the per-sender limits apply (new ops) or not (ops replayed from the journal).
+/// Whether the admission checks of parking (per-sender limits, the signer) apply (new ops) or
+/// not (ops replayed from the journal, admitted under the state of their time).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Limits {
     Enforce,
@@ -237,6 +249,10 @@ struct OpenBlock<'a> {
     exec: Executor<'a, MemoryState>,
     chunks: usize,
     first_op: Option<Instant>,
+    /// A parked op's turn came and it does not fit: nothing more goes into this block, so
+    /// that the parked op runs first in the next one (no later op can take its nonce), live
+    /// and on replay alike.
+    full: bool,
 }
 
 /// A sealed block, ready to be committed.
@@ -272,7 +288,7 @@ impl Sequencer {
     /// committed.
     pub fn open(
         db: Database,
-        cfg: SequencerConfig,
+        mut cfg: SequencerConfig,
         queue: JobQueue,
         progress: Arc<Progress>,
     ) -> Result<Self, NodeFatal> {
@@ -285,6 +301,11 @@ impl Sequencer {
             );
         }
         progress.latest_block.store(latest, Ordering::Relaxed);
+        // The context the journal's ops were accepted under (invariant 6).
+        if let Some(stored) = db.l1_context().map_err(NodeFatal::storage)? {
+            cfg.token_count = cfg.token_count.max(stored.token_count);
+            cfg.auths.extend(stored.auths);
+        }
         let next_seq = db.journal_next();
         let next_priority = db.next_priority_op();
         Ok(Self {
@@ -322,10 +343,7 @@ impl Sequencer {
             tracing::info!(ops = replay.len(), "replaying the mempool journal");
         }
         loop {
-            for (token_count, auths) in std::mem::take(&mut self.l1_updates) {
-                self.cfg.token_count = self.cfg.token_count.max(token_count);
-                self.cfg.auths.extend(auths);
-            }
+            self.apply_l1_updates()?;
             let ctx = self.context();
             let (block, stop) = self.run_block(&ctx, &rx, &mut replay)?;
             if let Some(block) = block {
@@ -335,6 +353,25 @@ impl Sequencer {
                 return Ok(());
             }
         }
+    }
+
+    /// Applies the L1 context learned during the last block, storing it first when it grew
+    /// (invariant 6).
+    fn apply_l1_updates(&mut self) -> Result<(), NodeFatal> {
+        let before = (self.cfg.token_count, self.cfg.auths.len());
+        for (token_count, auths) in std::mem::take(&mut self.l1_updates) {
+            self.cfg.token_count = self.cfg.token_count.max(token_count);
+            self.cfg.auths.extend(auths);
+        }
+        if (self.cfg.token_count, self.cfg.auths.len()) != before {
+            self.db
+                .put_l1_context(&L1Context {
+                    token_count: self.cfg.token_count,
+                    auths: self.cfg.auths.iter().copied().collect(),
+                })
+                .map_err(NodeFatal::storage)?;
+        }
+        Ok(())
     }
 
     fn context(&self) -> BlockContext {
@@ -362,6 +399,7 @@ impl Sequencer {
             exec: Executor::new(db.state(), ctx, WitnessMode::Record),
             chunks: 0,
             first_op: None,
+            full: false,
         };
         let mut st = BlockRun {
             cfg: &self.cfg,
@@ -384,7 +422,8 @@ impl Sequencer {
                 }
             }
         }
-        // 2. Parked ops whose turn came, and what did not fit the last block.
+        // 2. Parked ops whose turn came (one that did not fit sealed the last block), and
+        //    what did not fit the last block.
         if st.unpark(&mut open) {
             st.flush()?;
             return st.seal(open).map(|b| (b, false));
@@ -428,6 +467,11 @@ impl Sequencer {
             let mut checks = verify_signatures(&l2, &ctx.domain, st.db.state()).into_iter();
             let mut queries = Vec::new();
             let mut full = false;
+            // How many queued ops may still go into this block: new L1 context (a token
+            // listing, a key authorization) applies from the next block, so what arrived after
+            // it waits for that block. A deposit of a token listed in the same L1 poll is
+            // thus never judged against the old token list.
+            let mut cut: Option<usize> = None;
             for cmd in group {
                 let incoming = match cmd {
                     Command::Submit { op, reply } => match checks.next() {
@@ -451,6 +495,7 @@ impl Sequencer {
                     Command::L1Context { token_count, auths } => {
                         // The open block keeps its context; the next one gets this.
                         self.l1_updates.push((token_count, auths));
+                        cut.get_or_insert(self.carry.len());
                         continue;
                     }
                     Command::Query(q) => {
@@ -464,12 +509,13 @@ impl Sequencer {
                 };
                 self.carry.push_back(incoming);
             }
-            // Everything queued goes through the block in arrival order.
-            while let Some(incoming) = self.carry.pop_front() {
-                if full {
-                    self.carry.push_front(incoming);
-                    break;
-                }
+            // Everything queued (up to the cut) goes through the block in arrival order.
+            let mut budget = cut.unwrap_or(usize::MAX);
+            while budget > 0
+                && !full
+                && let Some(incoming) = self.carry.pop_front()
+            {
+                budget -= 1;
                 if let Offer::Full(back) = st.offer(&mut open, incoming) {
                     self.carry.push_front(*back);
                     full = true;
@@ -493,6 +539,8 @@ impl Sequencer {
                 .first_op
                 .is_some_and(|t| t.elapsed() >= st.cfg.block_time);
             if full
+                || open.full
+                || cut.is_some()
                 || aged
                 || open.chunks >= st.cfg.shape.chunks
                 || (stop && open.first_op.is_some())
@@ -546,6 +594,9 @@ struct BlockRun<'s> {
 impl<'s> BlockRun<'s> {
     /// Offers a new op to the open block (see [`Offer`]).
     fn offer(&mut self, open: &mut OpenBlock<'s>, incoming: Incoming) -> Offer {
+        if open.full {
+            return Offer::Full(Box::new(incoming));
+        }
         match incoming {
             Incoming::Priority(op) => {
                 let Some(id) = priority_id(&op) else {
@@ -607,7 +658,7 @@ impl<'s> BlockRun<'s> {
                             Ok(_) => {
                                 let seq = self.journal(op.clone(), Some((reply, hash)));
                                 self.ran(open, seq, op);
-                                self.unpark(open);
+                                open.full |= self.unpark(open);
                                 Offer::Accepted
                             }
                             Err(OpError::FeeTokensFull { .. }) => {
@@ -631,6 +682,9 @@ impl<'s> BlockRun<'s> {
         seq: u64,
         op: Op,
     ) -> Result<Option<Op>, NodeFatal> {
+        if open.full {
+            return Ok(Some(op));
+        }
         if let Some(id) = priority_id(&op) {
             if !fits(open, &op, self.cfg.shape.chunks) {
                 return Ok(Some(op));
@@ -660,7 +714,7 @@ impl<'s> BlockRun<'s> {
                     .map_err(|e| NodeFatal::Replay(seq, e.to_string()))?;
                 self.mempool.hashes.insert(op.hash(), seq);
                 self.ran(open, seq, op);
-                self.unpark(open);
+                open.full |= self.unpark(open);
             }
         }
         Ok(None)
@@ -698,6 +752,30 @@ impl<'s> BlockRun<'s> {
         }
         if self.mempool.parked.contains_key(&(account, nonce)) {
             return Err(NodeError::AlreadyKnown);
+        }
+        // Check now what would make the op fail when its turn comes, so that a forged op
+        // cannot hold another account's nonce (invariant 7). A ChangePubKey's authorization
+        // is not checked here: it must use the current nonce.
+        // A replayed op was parked under the key of its time (a ChangePubKey may have run
+        // since); as live, it is dropped when its turn comes.
+        let refuse = |e: OpError| Err(rejected(&e));
+        match (op, state.pubkey) {
+            _ if limits == Limits::Ignore => {}
+            (Op::ChangePubKey(_), _) => {
+                return refuse(OpError::WrongNonce {
+                    account,
+                    expected: state.nonce,
+                    got: nonce,
+                });
+            }
+            (_, None) => return refuse(OpError::NoPubKey(account)),
+            (Op::Transfer(t), Some(key)) if t.signature.pubkey != key.packed() => {
+                return refuse(OpError::WrongSigner(account));
+            }
+            (Op::Withdraw(w), Some(key)) if w.signature.pubkey != key.packed() => {
+                return refuse(OpError::WrongSigner(account));
+            }
+            _ => {}
         }
         let parked = self
             .mempool

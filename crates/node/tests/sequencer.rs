@@ -9,9 +9,10 @@
 //!
 //! `Command::Stop` seals the open block, so stopping is not a crash. Instead [`crash_image`]
 //! copies the redb file while the sequencer runs, at a moment when it writes nothing: after
-//! the last acknowledgement *and* a query round trip (a query is answered after the group it
-//! arrived in, so every journal append and every block commit caused by earlier commands has
-//! returned), with a block time far longer than the test so no block is sealed by age. redb
+//! the last acknowledgement *and* query round trips until the open block is not full (a query
+//! is answered after the journal write of the group it arrived in; a full block is sealed at
+//! the end of that group, so once a query sees it not full, nothing more is written), with a
+//! block time far longer than the test so no block is sealed by age. redb
 //! writes through `pwrite` and commits each durable transaction with a two-phase header
 //! switch, so the file's bytes at rest between commits are exactly what a kill -9 at that
 //! instant leaves on disk (the page cache survives a process crash). Opening the copy runs
@@ -285,10 +286,22 @@ fn setup_dir(users: u8, fund: Balance) -> TempDir {
     dir
 }
 
-/// Copies `<from>/state.redb` to a fresh directory while `node` runs (see the module docs).
-fn crash_image(node: &Node, from: &Path) -> TempDir {
-    // The barrier: answered only after every earlier command's writes have returned.
-    node.query(|_| ());
+/// Chunks of the open block's ops.
+fn open_chunks(soft: &Soft<'_>) -> usize {
+    soft.exec
+        .receipts()
+        .iter()
+        .map(|r| r.executed.chunks())
+        .sum()
+}
+
+/// Copies `<from>/state.redb` to a fresh directory while `node` (with blocks of `chunks`) runs;
+/// see the module docs.
+fn crash_image(node: &Node, from: &Path, chunks: usize) -> TempDir {
+    // The barrier: a query is answered only after the writes of every earlier command
+    // have returned. A block filled at the start of a block run (by carried or unparked ops)
+    // is sealed only at the end of the next command group, so query until it is not full.
+    while node.query(move |soft| open_chunks(soft) >= chunks) {}
     let to = tempfile::tempdir().expect("tempdir");
     std::fs::copy(from.join("state.redb"), to.path().join("state.redb")).expect("copy");
     to
@@ -717,7 +730,7 @@ fn restart_case(
             acked.push((h, may_drop));
         }
     }
-    let image = crash_image(&original, dir.path());
+    let image = crash_image(&original, dir.path(), shape.chunks);
     let expected = original.query(soft_view);
     let hashes: Vec<B256> = acked.iter().map(|(h, _)| *h).collect();
     let expected_where = locate(&original, hashes.clone());
@@ -786,9 +799,9 @@ fn restart_replays_the_journal_to_the_same_soft_state() {
 }
 
 /// Small blocks (3 chunks hold one TransferToNew): some are sealed (full) during the run,
-/// before and after the crash point.
+/// before and after the crash point, and parked ops sometimes do not fit when their turn
+/// comes (see `a_ready_parked_op_that_does_not_fit_ends_the_block`).
 #[test]
-#[ignore = "bug: with blocks sealed during the run, a replayed journal can give another soft state (a parked op and the block boundaries differ after the restart); see the issue 5 note"]
 fn restart_with_blocks_sealed_during_the_run_replays_to_the_same_soft_state() {
     restart_property(&[3, 4, 6], 16);
 }
@@ -865,7 +878,7 @@ fn next_priority_after_a_reopen_counts_the_journal() {
     });
 
     // A crash: the block with op 2 was never sealed, but op 2 is in the journal.
-    let image = crash_image(&node, dir.path());
+    let image = crash_image(&node, dir.path(), BATCH_SHAPE.chunks);
     assert_eq!(node.query(|soft| soft.db.next_priority_op()), 2);
     let reopened = Node::open(image.path(), config(BATCH_SHAPE, LONG, 0));
     assert_eq!(reopened.next_priority, 3);
@@ -955,17 +968,56 @@ fn balances_sum_to_the_deposits_across_random_runs() {
         .unwrap();
 }
 
-// Bugs found: each test shows the expected behavior and fails today.
+// Regressions: each of these failed before the sequencer's invariants 6 and 7.
+
+/// A parked op whose turn comes but that does not fit the open block ends that block and runs
+/// first in the next one (invariant 7): an op taking its nonce meanwhile is refused, and a
+/// restart finds the same blocks and the same soft state.
+#[test]
+fn a_ready_parked_op_that_does_not_fit_ends_the_block() {
+    let dir = setup_dir(2, 1_000_000);
+    let shape = BatchShape::new(3, 1);
+    let cfg = config(shape, LONG, 2);
+    let node = Node::open(dir.path(), cfg.clone());
+    let (nonce, _) = soft_eth(&node, 1);
+    let parked = transfer(1, addr(0x40), 10, nonce + 1); // 3 chunks (a new account)
+    assert_eq!(node.submit(parked.clone()), Ok(parked.hash()));
+    let gap = transfer(1, addr(2), 10, nonce); // 1 chunk: 1 + 3 > 3
+    assert_eq!(node.submit(gap.clone()), Ok(gap.hash()));
+    // The parked op's nonce, once more: it ran first in the next block, so this is old.
+    let taker = transfer(1, addr(2), 20, nonce + 1);
+    let answer = node.submit(taker);
+    assert!(
+        matches!(&answer, Err(NodeError::Rejected { reason, .. }) if reason == "WrongNonce"),
+        "{answer:?}"
+    );
+    let image = crash_image(&node, dir.path(), shape.chunks);
+    let before = node.query(soft_view);
+    assert!(before.parked.is_empty(), "{:?}", before.parked);
+
+    let reopened = Node::open(image.path(), cfg);
+    assert_eq!(reopened.query(soft_view), before);
+    drop(reopened);
+    node.stop().expect("clean stop");
+    let db = committed(dir.path());
+    let ops: Vec<Vec<B256>> = blocks(&db)
+        .iter()
+        .map(|b| b.ops.iter().map(Op::hash).collect())
+        .collect();
+    let at = ops
+        .iter()
+        .position(|b| b == &vec![gap.hash()])
+        .expect("a block of the gap op alone");
+    assert_eq!(ops[at + 1].first(), Some(&parked.hash()));
+}
 
 /// The L1 watcher delivers a token listing and then the deposits confirmed in the same poll
-/// (`follow.rs`). The sequencer applies `L1Context` only from the next block, and an empty
-/// open block is never replaced, so the deposit of the new token runs against the old context:
-/// the stf refuses it (UnknownToken), `offer` drops it (`Offer::Refused`, only logged) without
-/// advancing `next_priority`, the next deposit runs in its place, and committing the block
-/// fails with `PriorityOutOfOrder`: the sequencer stops.
+/// (`follow.rs`). The listing ends the open block (here an empty one), so the deposit of the
+/// new token runs in a block that knows it; judged under the old list, the stf would refuse it
+/// (UnknownToken), the next deposit would run in its place, and committing the block would
+/// fail with `PriorityOutOfOrder`.
 #[test]
-#[ignore = "bug: a priority op of a token listed while the open block was empty is refused; the next block then fails to commit (PriorityOutOfOrder)"]
-fn bug_a_deposit_of_a_token_listed_during_the_open_block_is_executed() {
+fn a_deposit_of_a_token_listed_in_the_same_l1_poll_is_executed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = Node::open(
         dir.path(),
@@ -996,15 +1048,13 @@ fn bug_a_deposit_of_a_token_listed_during_the_open_block_is_executed() {
     assert_eq!(db.state().balance(id(1), token), 500);
 }
 
-/// `run.rs` opens the sequencer with no on-chain authorizations and token count 1: the watcher
-/// re-reads them from L1 and sends them as `L1Context` after the start. But `Sequencer::run`
-/// replays the journal before it reads any command, so a journaled op that was accepted under
-/// that context (here a ChangePubKey authorized on L1) is refused on replay:
-/// `NodeFatal::Replay`, on every restart. Acceptance depends on more than "the state and the
-/// order of ops" (module docs, invariant 2).
+/// `run.rs` opens the sequencer with no on-chain authorizations and token count 1, and the
+/// watcher re-sends them only after its first poll of L1. The journal is replayed before any
+/// command is read, so an op accepted under that context (here a ChangePubKey authorized on
+/// L1) needs the stored context (invariant 6): without it, every restart would stop with
+/// `NodeFatal::Replay`. Here the watcher never reports again.
 #[test]
-#[ignore = "bug: replay after a restart runs before the L1 context (auths, token listings) is known again; a journaled op that needed it makes every restart fail with NodeFatal::Replay"]
-fn bug_a_journaled_op_accepted_under_l1_context_survives_a_restart() {
+fn a_journaled_op_accepted_under_l1_context_survives_a_restart() {
     let dir = tempfile::tempdir().expect("tempdir");
     let base = config(BATCH_SHAPE, LONG, 0); // as run.rs: no auths
     let auth = Command::L1Context {
@@ -1022,14 +1072,9 @@ fn bug_a_journaled_op_accepted_under_l1_context_survives_a_restart() {
     // 3 + 5 chunks do not fit: block 2 is sealed and block 3 has the authorization.
     let cpk = register(1);
     assert_eq!(node.submit(cpk.clone()), Ok(cpk.hash()));
-    let image = crash_image(&node, dir.path());
+    let image = crash_image(&node, dir.path(), BATCH_SHAPE.chunks);
 
     let reopened = Node::open(image.path(), base);
-    // The watcher's first poll after the start.
-    let _ = reopened.handle.send_blocking(Command::L1Context {
-        token_count: 1,
-        auths: vec![(addr(1), key(1).public_key().to_packed(), 0)],
-    });
     let hash = cpk.hash();
     let pending = reopened.try_query(move |soft| soft.pending_op(&hash).is_some());
     if pending.is_none() {
@@ -1038,15 +1083,12 @@ fn bug_a_journaled_op_accepted_under_l1_context_survives_a_restart() {
     assert_eq!(pending, Some(true));
 }
 
-/// `place` parks any op whose nonce is ahead without looking at who signed it, so anyone can
-/// fill another account's parking slots with ops signed by their own key: they are
-/// acknowledged, journaled and counted against `max_parked_per_sender`, and the owner's own op
-/// for that nonce is refused as `AlreadyKnown` (or `SenderLimit`) until the forged one is
-/// dropped when its turn comes (WrongSigner). When the account has a registered key and no
-/// ChangePubKey is pending, a future op's signer can be checked at once.
+/// A future-nonce op is parked only if the account's current key signed it (invariant 7):
+/// otherwise anyone could fill another account's parking slots with ops signed by their own
+/// key, and the owner's op for that nonce would be refused as `AlreadyKnown` until the forged
+/// one was dropped when its turn came.
 #[test]
-#[ignore = "bug: a future-nonce op signed by a key that is not the account's is parked and acknowledged, blocking the owner's op for that nonce (AlreadyKnown)"]
-fn bug_a_future_op_signed_by_another_key_is_refused() {
+fn a_future_op_signed_by_another_key_is_refused() {
     let dir = setup_dir(2, 1_000_000);
     let node = Node::open(dir.path(), config(BATCH_SHAPE, LONG, 2));
     let (nonce, _) = soft_eth(&node, 1);

@@ -8,7 +8,7 @@ use crate::codec::{
     check_node_key, decode_account, decode_balance, decode_fr, decode_u32, decode_u64,
     encode_account, encode_balance,
 };
-use crate::records::{self, BatchRecord, BlockRecord};
+use crate::records::{self, BatchRecord, BlockRecord, L1Context};
 use alloy_primitives::keccak256;
 use causeway_primitives::{AccountId, Address, B256, MAX_BALANCE, Op, TokenId, fr_to_be_bytes};
 use causeway_stf::{MemoryState, StateDiff, StateView};
@@ -57,6 +57,8 @@ const META_STATE_ROOT: &str = "state_root";
 const META_ACCOUNT_COUNT: &str = "account_count";
 const META_JOURNAL_NEXT: &str = "journal_next";
 const META_NEXT_PRIORITY_OP: &str = "next_priority_op";
+/// Absent until the first write: a file without it has no L1 context yet (ETH only).
+const META_L1_CONTEXT: &str = "l1_context";
 
 /// Nodes are handed to the in-memory store in chunks so loading never holds two copies.
 const LOAD_CHUNK: usize = 1 << 16;
@@ -333,6 +335,23 @@ impl Database {
         }
         let txn = self.begin_durable_write()?;
         remove_journal_entries(&txn, seqs)?;
+        self.commit(txn)
+    }
+
+    /// The L1 context last stored by [`put_l1_context`](Self::put_l1_context), `None` before.
+    pub fn l1_context(&self) -> Result<Option<L1Context>, StorageError> {
+        let txn = self.db.begin_read()?;
+        let meta = txn.open_table(META)?;
+        meta_get(&meta, META_L1_CONTEXT, |bytes| records::decode(bytes))
+    }
+
+    /// Durably replaces the stored L1 context. Takes `&self` like the journal appends: the
+    /// sequencer writes it between blocks, before any op accepted under it is acknowledged.
+    pub fn put_l1_context(&self, context: &L1Context) -> Result<(), StorageError> {
+        self.check_writable()?;
+        let txn = self.begin_durable_write()?;
+        txn.open_table(META)?
+            .insert(META_L1_CONTEXT, records::encode(context).as_slice())?;
         self.commit(txn)
     }
 

@@ -87,10 +87,12 @@
 //! | `journal` | sequence number, `u64` | the accepted [`Op`](causeway_primitives::Op) in postcard 1.x |
 //! | `op_index` | [`Op::hash`](causeway_primitives::Op::hash), 32 bytes | `(block number u64, index in the block's ops u32)` |
 //! | `block_hashes` | [`BlockRecord::hash`] = keccak256 of the `blocks` value, 32 bytes | block number, `u64` |
-//! | `meta` | `&str` | `version`: u32 ([`FORMAT_VERSION`]); `latest_block`: u64; `state_root`: 32 bytes; `account_count`: u32; `journal_next`: u64; `next_priority_op`: u64 |
+//! | `meta` | `&str` | `version`: u32 ([`FORMAT_VERSION`]); `latest_block`: u64; `state_root`: 32 bytes; `account_count`: u32; `journal_next`: u64; `next_priority_op`: u64; `l1_context`: [`L1Context`] in postcard 1.x |
 //!
 //! `journal_next` and `next_priority_op` are written (as 0) when the file is created, and are
-//! present in every version-2 file.
+//! present in every version-2 file. `l1_context` is written by the sequencer when L1 first
+//! reports a token listing or key authorization ([`Database::put_l1_context`]); without it the
+//! context is ETH only and no authorizations.
 //!
 //! A node absent from `nodes` is the empty-subtree hash of its height, as for every
 //! [`NodeStore`](causeway_tree::NodeStore).
@@ -102,4 +104,4 @@ mod records;
 
 pub use database::{Database, FIRST_BATCH, FIRST_BLOCK, FORMAT_VERSION};
 pub use error::StorageError;
-pub use records::{BatchRecord, BlockRecord};
+pub use records::{BatchRecord, BlockRecord, L1Context};

@@ -1,4 +1,4 @@
-//! The block and batch records kept beside the state.
+//! The block and batch records kept beside the state, and the sequencer's L1 context.
 //!
 //! Both are serde types. On disk they are postcard 1.x (varint integers, length-prefixed
 //! sequences, enum variants by index, field elements as 32 raw bytes), which is compact and
@@ -6,7 +6,7 @@
 //! elements are `0x`-prefixed hex.
 
 use alloy_primitives::keccak256;
-use causeway_primitives::{AccountId, B256, Fr, Op};
+use causeway_primitives::{AccountId, Address, B256, Fr, Nonce, Op, PackedPoint};
 use serde::{Deserialize, Serialize};
 
 /// An L2 block as committed: what ran, on which state, with what result.
@@ -50,6 +50,16 @@ pub struct BatchRecord {
     #[serde(with = "fr_serde")]
     pub new_root: Fr,
     pub pubdata: Vec<u8>,
+}
+
+/// What L1 told the sequencer beyond priority ops, as of the last block started: the number
+/// of listed tokens and the ChangePubKey authorizations registered on L1 (owner, key, nonce).
+/// Journaled ops may have been accepted only because of it, so a restart must know it before
+/// it replays the journal, whether or not L1 answers yet.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct L1Context {
+    pub token_count: u16,
+    pub auths: Vec<(Address, PackedPoint, Nonce)>,
 }
 
 pub(crate) fn encode<T: Serialize>(record: &T) -> Vec<u8> {

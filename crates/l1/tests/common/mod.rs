@@ -93,3 +93,62 @@ pub async fn revert_to(l1: &DynProvider, id: U256) {
         .expect("evm_revert");
     assert!(ok, "evm_revert");
 }
+
+/// A fixed address in front of an L1 node that comes and goes: the tests that restart anvil
+/// point their clients here and restart anvil on whatever port the OS gives it. Restarting
+/// anvil on its old port instead raced with the other tests' anvils for that port (one freed
+/// for a second is free for anyone), and a client could end up on another test's chain.
+///
+/// While no node is set, connections are accepted and closed at once: to a client, the node
+/// is down. Each connection is copied both ways by two threads until either side closes.
+pub struct Relay {
+    address: std::net::SocketAddr,
+    target: std::sync::Arc<std::sync::Mutex<Option<std::net::SocketAddr>>>,
+}
+
+impl Relay {
+    pub fn new(target: &Anvil) -> Relay {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind the relay");
+        let address = listener.local_addr().expect("relay address");
+        let relay = Relay {
+            address,
+            target: Default::default(),
+        };
+        relay.point_to(Some(target));
+        let current = relay.target.clone();
+        std::thread::spawn(move || {
+            for client in listener.incoming().map_while(Result::ok) {
+                let Some(to) = *current.lock().unwrap() else {
+                    continue; // dropped: closed
+                };
+                let Ok(node) = std::net::TcpStream::connect(to) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), node.try_clone().unwrap()),
+                    (node, client),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+            }
+        });
+        relay
+    }
+
+    /// Sends new connections to `anvil`, or refuses them (`None`).
+    pub fn point_to(&self, anvil: Option<&Anvil>) {
+        let to = anvil.map(|a| {
+            format!("127.0.0.1:{}", a.port())
+                .parse()
+                .expect("anvil's address")
+        });
+        *self.target.lock().unwrap() = to;
+    }
+
+    pub fn url(&self) -> alloy::transports::http::reqwest::Url {
+        format!("http://{}", self.address).parse().expect("url")
+    }
+}
