@@ -183,10 +183,13 @@ pub enum WalletError {
         secs: u64,
     },
     #[error(
-        "the node has not picked up deposit #{priority_id} (L1 tx {l1_tx}) after {secs} s: L1 \
-         deposits need confirmations first; `causeway wallet balance` shows it once credited"
+        "the node has not picked up {kind} #{priority_id} (L1 tx {l1_tx}) after {secs} s: L1 \
+         priority ops need confirmations first; `causeway wallet history` shows it once \
+         executed. The operator must execute it before its deadline; after it, anyone may \
+         start exodus (`causeway exit`)"
     )]
-    DepositNotSeen {
+    PriorityOpNotSeen {
+        kind: &'static str,
         l1_tx: B256,
         priority_id: u64,
         secs: u64,
@@ -317,8 +320,11 @@ pub trait Progress {
 pub enum Event {
     /// An L1 transaction was sent and is waiting to be mined.
     L1Sent { what: &'static str, tx: B256 },
-    /// The deposit is queued on L1; the node has not executed it yet.
-    DepositQueued { priority_id: u64 },
+    /// A priority op (deposit, full exit) is queued on L1; the node has not executed it yet.
+    PriorityQueued {
+        kind: &'static str,
+        priority_id: u64,
+    },
     /// The op reached this stage.
     Stage(OpStage),
 }
@@ -794,6 +800,35 @@ pub async fn deposit(
     l1.deposit(&meta, ctx.address, to, amount, progress).await
 }
 
+/// A FullExit request mined on L1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FullExitReceipt {
+    pub l1_tx: B256,
+    pub priority_id: u64,
+    pub owner: Address,
+    pub token: u16,
+    /// Unix time by which the operator must execute it; after it anyone may start exodus.
+    pub deadline: u64,
+}
+
+/// Requests on L1 the withdrawal of the wallet's whole `token` balance on L2: the way out
+/// when the operator ignores (censors) the account's L2 withdrawals. The operator must execute
+/// it before its deadline or the rollup can be stopped (exodus); once executed, the amount is
+/// claimable on L1 ([`claim`]).
+pub async fn full_exit(
+    ctx: &WalletContext,
+    token: u16,
+    progress: &dyn Progress,
+) -> Result<FullExitReceipt, WalletError> {
+    ctx.signer()?;
+    let info = ctx.node.node_info().await?;
+    let account = ctx.account().await?;
+    let id = account_id(ctx, &account)?;
+    ctx.token_or_raw(token).await?;
+    let l1 = ctx.l1(&info).await?;
+    l1.full_exit(id.get(), token, progress).await
+}
+
 /// Withdrawals executed on L1 for `owner` (default: the wallet's address) in `token`, paid
 /// out by `withdrawPending`. Anyone may claim for anyone; the funds only go to `owner`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -908,24 +943,67 @@ pub async fn wait_for_deposit(
     timeout: Duration,
     progress: &dyn Progress,
 ) -> Result<OpStatus, WalletError> {
-    let start = Instant::now();
-    progress.event(Event::DepositQueued {
+    let queued = Queued {
+        kind: "deposit",
+        account: receipt.to,
         priority_id: receipt.priority_id,
+        l1_tx: receipt.l1_tx,
+    };
+    wait_for_priority_op(ctx, queued, target, timeout, progress).await
+}
+
+/// Waits for the node to execute FullExit `receipt`, then for it to reach `target`.
+pub async fn wait_for_full_exit(
+    ctx: &WalletContext,
+    receipt: &FullExitReceipt,
+    target: OpStage,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<OpStatus, WalletError> {
+    let queued = Queued {
+        kind: "fullExit",
+        account: receipt.owner,
+        priority_id: receipt.priority_id,
+        l1_tx: receipt.l1_tx,
+    };
+    wait_for_priority_op(ctx, queued, target, timeout, progress).await
+}
+
+/// A priority op queued on L1, as the node's history names it.
+struct Queued {
+    kind: &'static str,
+    account: Address,
+    priority_id: u64,
+    l1_tx: B256,
+}
+
+async fn wait_for_priority_op(
+    ctx: &WalletContext,
+    queued: Queued,
+    target: OpStage,
+    timeout: Duration,
+    progress: &dyn Progress,
+) -> Result<OpStatus, WalletError> {
+    let start = Instant::now();
+    progress.event(Event::PriorityQueued {
+        kind: queued.kind,
+        priority_id: queued.priority_id,
     });
     let hash = loop {
-        // Deposits are rare next to a busy account's transfers; a page of history reaches back
-        // far enough for a deposit made moments ago.
-        let ops = ctx.node.history(receipt.to, 100).await?;
+        // Priority ops are rare next to a busy account's transfers; a page of history reaches
+        // back far enough for one queued moments ago.
+        let ops = ctx.node.history(queued.account, 100).await?;
         if let Some(op) = ops
             .iter()
-            .find(|op| op.kind == "deposit" && op.priority_id == Some(receipt.priority_id))
+            .find(|op| op.kind == queued.kind && op.priority_id == Some(queued.priority_id))
         {
             break op.hash;
         }
         if start.elapsed() >= timeout {
-            return Err(WalletError::DepositNotSeen {
-                l1_tx: receipt.l1_tx,
-                priority_id: receipt.priority_id,
+            return Err(WalletError::PriorityOpNotSeen {
+                kind: queued.kind,
+                l1_tx: queued.l1_tx,
+                priority_id: queued.priority_id,
                 secs: timeout.as_secs(),
             });
         }

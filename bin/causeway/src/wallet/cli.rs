@@ -71,6 +71,9 @@ enum WalletCommand {
     Activate(ActivateArgs),
     /// Deposits from the wallet's L1 address to an L2 account (ERC-20s: approve, then deposit).
     Deposit(DepositArgs),
+    /// Asks L1 to withdraw the account's whole balance of a token (when the operator ignores
+    /// L2 withdrawals); the operator must execute it before its deadline, else exodus
+    FullExit(FullExitArgs),
     /// Transfers to the L2 account of an address (created if it has none).
     Transfer(TransferArgs),
     /// Withdraws from L2 to an L1 address; claim it with `claim` once its batch is executed.
@@ -147,6 +150,18 @@ struct DepositArgs {
     #[arg(long, value_name = "ADDRESS")]
     to: Option<Address>,
     /// Wait until the deposit reaches STAGE on L2 (it first needs L1 confirmations)
+    #[arg(long, value_name = "STAGE", default_value = "none")]
+    wait: WaitStage,
+    #[command(flatten)]
+    timeout: Timeout,
+}
+
+#[derive(Args, Debug)]
+struct FullExitArgs {
+    /// ETH, a token id or an ERC-20 address
+    #[arg(long, value_name = "TOKEN", default_value = "ETH")]
+    token: TokenSpec,
+    /// Wait until the full exit reaches STAGE (`executed`: claimable on L1)
     #[arg(long, value_name = "STAGE", default_value = "none")]
     wait: WaitStage,
     #[command(flatten)]
@@ -392,6 +407,43 @@ async fn execute(args: &WalletArgs, out: &mut impl Write) -> Result<(), WalletEr
                     bar.clear();
                     writeln!(out, "  L2 op {}", status.hash).map_err(output)?;
                     print_reached(&status, out)
+                }
+            }
+        }
+        WalletCommand::FullExit(a) => {
+            let ctx = options.reading()?;
+            let token = ctx.resolve_token(a.token).await?;
+            let ctx = options.unlock(ctx)?;
+            let bar = StageBar::new(a.wait.stage());
+            let receipt = bar.clear_on_error(super::full_exit(&ctx, token.id, &bar).await)?;
+            bar.clear();
+            writeln!(out, "{}", receipt.l1_tx).map_err(output)?;
+            writeln!(
+                out,
+                "  full exit #{} of all {} of {} queued on L1; the operator must execute it by \
+                 unix time {}, else anyone may start exodus (`causeway exit`)",
+                receipt.priority_id, token.symbol, receipt.owner, receipt.deadline
+            )
+            .map_err(output)?;
+            match a.wait.stage() {
+                None => Ok(()),
+                Some(target) => {
+                    let status = bar.clear_on_error(
+                        super::wait_for_full_exit(&ctx, &receipt, target, a.timeout.get(), &bar)
+                            .await,
+                    )?;
+                    bar.clear();
+                    writeln!(out, "  L2 op {}", status.hash).map_err(output)?;
+                    print_reached(&status, out)?;
+                    if status.stage >= OpStage::Executed {
+                        writeln!(
+                            out,
+                            "  claim it on L1: `causeway wallet claim --token {}`",
+                            token.id
+                        )
+                        .map_err(output)?;
+                    }
+                    Ok(())
                 }
             }
         }
@@ -748,8 +800,8 @@ impl Progress for StageBar {
             Event::L1Sent { what, tx } => self
                 .bar
                 .set_message(format!("{what}: L1 tx {tx} sent, waiting to be mined")),
-            Event::DepositQueued { priority_id } => self.bar.set_message(format!(
-                "deposit #{priority_id} queued on L1, waiting for the node to pick it up"
+            Event::PriorityQueued { kind, priority_id } => self.bar.set_message(format!(
+                "{kind} #{priority_id} queued on L1, waiting for the node to pick it up"
             )),
             Event::Stage(stage) => {
                 self.bar.set_position(stage_index(stage));

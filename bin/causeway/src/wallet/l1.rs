@@ -4,7 +4,7 @@
 //! Every connection first checks that the L1 node is the chain the L2 node settles on: a
 //! deposit sent to a contract at the same address on another chain is lost.
 
-use super::{DepositReceipt, Event, Progress, TokenMeta, WalletError, amount};
+use super::{DepositReceipt, Event, FullExitReceipt, Progress, TokenMeta, WalletError, amount};
 use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, B256, U256};
 use alloy::providers::{DynProvider, PendingTransactionBuilder, Provider, ProviderBuilder};
@@ -244,6 +244,37 @@ impl L1 {
             token: token.id,
             // What the contract credited: less than sent for a fee-on-transfer token.
             amount: queued.amount,
+        })
+    }
+
+    /// Asks L1 to withdraw all of `account`'s `token` balance to its owner (`requestFullExit`,
+    /// sent by the owner): a priority op the operator must execute before its deadline.
+    pub async fn full_exit(
+        &self,
+        account: u32,
+        token: u16,
+        progress: &dyn Progress,
+    ) -> Result<FullExitReceipt, WalletError> {
+        let sent = ZkRollup::new(self.rollup, &self.provider)
+            .requestFullExit(account, token)
+            .send()
+            .await
+            .map_err(|e| self.call_error("requestFullExit", e))?;
+        let receipt = self.mined("full exit request", sent, progress).await?;
+        let queued = receipt
+            .decoded_log::<ZkRollup::FullExitQueued>()
+            .ok_or_else(|| {
+                self.failed(
+                    "full exit request",
+                    "the receipt has no FullExitQueued event",
+                )
+            })?;
+        Ok(FullExitReceipt {
+            l1_tx: receipt.transaction_hash,
+            priority_id: queued.opId,
+            owner: queued.owner,
+            token,
+            deadline: queued.deadline,
         })
     }
 

@@ -616,7 +616,17 @@ impl Mock {
                 Some(c.nonce),
                 None,
             ),
-            Op::Noop | Op::FullExit(_) => unreachable!("the mock holds no such op"),
+            Op::FullExit(e) => (
+                "fullExit",
+                e.owner,
+                Some(e.owner),
+                e.token,
+                0,
+                0,
+                None,
+                Some(e.priority_id),
+            ),
+            Op::Noop => unreachable!("the mock holds no such op"),
         };
         OpView {
             hash,
@@ -1096,7 +1106,36 @@ fn wallet_deposit_balance_and_claim_on_anvil() {
         )
         .await
         .unwrap_err();
-        assert!(err.to_string().contains("causeway wallet balance"), "{err}");
+        assert!(err.to_string().contains("causeway wallet history"), "{err}");
+
+        // A full exit needs the L2 account (the node names its id); it is a priority op too.
+        let err = full_exit(&ctx, 0, &()).await.unwrap_err();
+        assert!(matches!(err, WalletError::NoAccount(_)), "{err}");
+        mock.add_account(me, ETHER / 2, None);
+        let progress = Recorded::default();
+        let exit = full_exit(&ctx, 0, &progress).await.unwrap();
+        assert_eq!(
+            (exit.priority_id, exit.owner, exit.token),
+            (2, me, 0),
+            "queued after both deposits"
+        );
+        assert!(exit.deadline > 0);
+        assert!(matches!(
+            progress.0.lock().unwrap()[..],
+            [Event::L1Sent { what: "full exit request", tx }] if tx == exit.l1_tx
+        ));
+        let op = Op::FullExit(causeway_primitives::FullExit {
+            priority_id: 2,
+            account: causeway_primitives::AccountId::new(0).unwrap(),
+            owner: me,
+            token: TokenId::ETH,
+        });
+        mock.ops.lock().unwrap().push((op.hash(), op.clone()));
+        let status =
+            wait_for_full_exit(&ctx, &exit, OpStage::Included, Duration::from_secs(10), &())
+                .await
+                .unwrap();
+        assert_eq!(status.hash, op.hash());
 
         let b = balance(&ctx).await.unwrap();
         let l1_balances = b.l1.unwrap();
