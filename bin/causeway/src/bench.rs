@@ -42,6 +42,9 @@ enum BenchTarget {
     /// Signed transfers over JSON-RPC to a node process: sustained tx/s, soft-confirmation
     /// latency, blocks and L1 commits kept up, nothing lost.
     Load(load::LoadArgs),
+    /// Rebuilding the last executed state from pubdata, as `causeway exit` does: accounts/s,
+    /// seconds, peak memory.
+    Exit(crate::bench_exit::ExitBenchArgs),
 }
 
 // Declared here rather than in main.rs: `bench load` is only reachable through `bench`.
@@ -81,6 +84,8 @@ pub enum BenchError {
     L1Gas(#[from] crate::bench_l1::L1GasError),
     #[error("load: {0}")]
     Load(#[from] load::LoadError),
+    #[error("exit: {0}")]
+    Exit(#[from] crate::bench_exit::ExitBenchError),
 }
 
 pub fn run(args: &BenchArgs) -> Result<(), BenchError> {
@@ -89,6 +94,7 @@ pub fn run(args: &BenchArgs) -> Result<(), BenchError> {
         BenchTarget::Prove(a) => crate::bench_prove::run(a).map_err(BenchError::from),
         BenchTarget::L1Gas(a) => crate::bench_l1::run(a).map_err(BenchError::from),
         BenchTarget::Load(a) => load::run(a).map_err(BenchError::from),
+        BenchTarget::Exit(a) => crate::bench_exit::run(a).map_err(BenchError::from),
     }
 }
 

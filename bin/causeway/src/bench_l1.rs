@@ -40,7 +40,6 @@ use alloy::providers::{DynProvider, Provider, ProviderBuilder};
 use alloy::rpc::types::TransactionReceipt;
 use alloy::signers::local::PrivateKeySigner;
 use causeway_bindings::BatchChain::{CommitInfo, StoredBatch};
-use causeway_bindings::ZkRollup::ExitProof;
 use causeway_bindings::anvil::{Anvil, AnvilError, DEV_KEY};
 use causeway_bindings::{BatchVerifier, StateTree, ZkRollup};
 use causeway_circuit::batch::BatchInput;
@@ -48,11 +47,12 @@ use causeway_circuit::export::proof_to_evm;
 use causeway_circuit::groth16::{self, ProvingKey};
 use causeway_crypto::eddsa::PrivateKey;
 use causeway_crypto::poseidon::hash4;
-use causeway_l1::batch::{commit_info, field_word, proof_words, root_word, withdrawals};
+use causeway_l1::batch::{commit_info, proof_words, root_word, withdrawals};
+use causeway_l1::exodus::exit_proof;
 use causeway_l1_gen::{BATCH_SHAPE, DEV_SEED};
 use causeway_primitives::pubdata::{PubdataOp, encode};
 use causeway_primitives::{
-    AccountId, ChangePubKey, ChangePubKeyAuth, Deposit, Domain, Fr, FullExit, Op, PackedAmount,
+    AccountId, ChangePubKey, ChangePubKeyAuth, Deposit, Domain, FullExit, Op, PackedAmount,
     PackedFee, TokenId, Transfer, TxSignature,
 };
 use causeway_stf::{BlockContext, MemoryState, StateView, WitnessMode, apply_block};
@@ -572,53 +572,6 @@ fn account(id: u32) -> Result<AccountId, L1GasError> {
     AccountId::new(id).context("an account id")
 }
 
-/// The path of `account`'s `token` balance in `state`, as `exodusWithdraw` takes it.
-fn exit_proof(
-    state: &MemoryState,
-    account: AccountId,
-    token: TokenId,
-) -> Result<ExitProof, L1GasError> {
-    let owner = state.account(account).context("the exiting account")?;
-    let balances = SparseMerkleTree::<Poseidon>::balances(account.get())
-        .proof(state, u64::from(token.get()))
-        .context("the balance path")?;
-    let accounts = SparseMerkleTree::<Poseidon>::accounts()
-        .proof(state, u64::from(account.get()))
-        .context("the account path")?;
-    // The leaf the contract recomputes must be the one the tree holds.
-    if accounts.leaf != owner.leaf_hash(balances.compute_root::<Poseidon>())
-        || accounts.compute_root::<Poseidon>() != state.root()
-    {
-        return Err(L1GasError::Step {
-            step: "building the exit proof".into(),
-            message: "the paths do not reach the state root".into(),
-        });
-    }
-    let path = |siblings: &[[Fr; 3]]| -> Vec<[U256; 3]> {
-        siblings.iter().map(|s| s.map(|f| field_word(&f))).collect()
-    };
-    let (x, y) = owner
-        .pubkey
-        .map_or((Fr::from(0u64), Fr::from(0u64)), |k| (k.x, k.y));
-    Ok(ExitProof {
-        accountId: account.get(),
-        tokenId: token.get(),
-        balance: state.balance(account, token),
-        owner: owner.address,
-        nonce: owner.nonce,
-        pubkeyX: field_word(&x),
-        pubkeyY: field_word(&y),
-        balancePath: path(&balances.siblings)
-            .try_into()
-            .ok()
-            .context("a balance path of height 5")?,
-        accountPath: path(&accounts.siblings)
-            .try_into()
-            .ok()
-            .context("an account path of height 12")?,
-    })
-}
-
 async fn settlement(
     chain: &Chain,
     setup: JoinHandle<Result<ProvingKey, groth16::ProofError>>,
@@ -844,7 +797,7 @@ async fn settlement(
             message: "the executed root is not the stf's state".into(),
         });
     }
-    let proof = exit_proof(&state, account(0)?, TokenId::ETH)?;
+    let proof = exit_proof(&state, account(0)?, TokenId::ETH).context("the exit proof")?;
     let alice_balance = proof.balance;
     let sent = send(
         "exodusWithdraw",

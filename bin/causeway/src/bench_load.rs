@@ -409,7 +409,8 @@ async fn bench(args: &LoadArgs) -> Result<(), LoadError> {
         println!(
             "node process: {:.1} s CPU since start, peak RSS {}",
             cpu.total.as_secs_f64(),
-            peak_rss(node.pid()).map_or("unknown".into(), |kb| format!("{} MB", kb / 1024))
+            crate::proc_status::peak_rss_kb(crate::proc_status::Process::Pid(node.pid()))
+                .map_or("unknown".into(), |kb| format!("{} MB", kb / 1024))
         );
     }
     node.stop();
@@ -1120,19 +1121,6 @@ fn thread_name(stat: &Path) -> Option<String> {
         name.trim_end_matches(|c: char| c.is_ascii_digit())
             .to_owned(),
     )
-}
-
-/// VmHWM (peak resident set) in kB.
-fn peak_rss(pid: u32) -> Option<u64> {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()?
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .ok()
 }
 
 fn report_cpu(

@@ -274,22 +274,9 @@ pub fn run(args: &ProveBenchArgs) -> Result<(), ProveError> {
         "  verify: {verify:.2?} (commitment {})",
         fr_hex(&input.commitment())
     );
-    match peak_rss_kb() {
+    match crate::proc_status::peak_rss_kb(crate::proc_status::Process::This) {
         Some(kb) => println!("  peak RSS: {:.1} MB", kb as f64 / 1024.0),
         None => println!("  peak RSS: unknown (no /proc/self/status)"),
     }
     Ok(())
-}
-
-/// The process's peak resident set (`VmHWM`), in kB.
-fn peak_rss_kb() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))?
-        .trim()
-        .strip_suffix("kB")?
-        .trim()
-        .parse()
-        .ok()
 }

@@ -2,8 +2,8 @@
 //!
 //! Owns the command-line surface: parsing the arguments, routing each subcommand to its
 //! module ([`util`] for the offline tools, [`bench`] for benchmarks, [`prove`] for keys and
-//! batch proofs), and turning every failure into one [`CliError`] printed on stderr with its
-//! exit code. Nothing here panics on user input.
+//! batch proofs, [`exit_cmd`] for exodus), and turning every failure into one [`CliError`]
+//! printed on stderr with its exit code. Nothing here panics on user input.
 //!
 //! Exit codes, which scripts may rely on:
 //! - `0`: success (`util verify`: the signature is valid).
@@ -13,9 +13,12 @@
 //! - `2`: bad input: malformed or out-of-range values, and usage errors (clap uses 2 as well).
 
 mod bench;
+mod bench_exit;
 mod bench_l1;
 mod bench_prove;
+mod exit_cmd;
 mod node_cmd;
+mod proc_status;
 mod prove;
 mod util;
 mod wallet;
@@ -55,6 +58,9 @@ enum Command {
     /// The node (sequencer, prover, L1 watcher and submitter, JSON-RPC) from a config file,
     /// against any Ethereum JSON-RPC URL.
     Node(node_cmd::NodeArgs),
+    /// Exodus: withdraws an account's balances of the last executed state, and reclaims its
+    /// unprocessed deposits, from L1 data alone (no operator, no node).
+    Exit(exit_cmd::ExitArgs),
 }
 
 /// Every way a `causeway` command can fail.
@@ -95,6 +101,8 @@ pub enum CliError {
     Output(#[from] io::Error),
     #[error("node: {0}")]
     Node(#[from] causeway_node::NodeFatal),
+    #[error("exit: {0}")]
+    Exit(#[from] exit_cmd::ExitError),
 }
 
 impl CliError {
@@ -114,6 +122,7 @@ impl CliError {
             | CliError::PublicKey(_)
             | CliError::Pubdata(_) => 2,
             CliError::Prove(e) => e.exit_code(),
+            CliError::Exit(e) => e.exit_code(),
         }
     }
 }
@@ -133,6 +142,12 @@ fn main() -> ExitCode {
         Command::Wallet(args) => return wallet::run(args),
         Command::Devnet(args) => node_cmd::devnet(args).map_err(CliError::from),
         Command::Node(args) => node_cmd::node(args).map_err(CliError::from),
+        Command::Exit(args) => {
+            let mut out = io::stdout().lock();
+            exit_cmd::run(args, &mut out)
+                .map_err(CliError::from)
+                .and_then(|()| out.flush().map_err(CliError::from))
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

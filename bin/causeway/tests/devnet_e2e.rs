@@ -6,6 +6,10 @@
 //! JSON, and none of them changes anything. At the end the contract's ETH equals what it owes
 //! (`pooled` on L2 plus pending withdrawals) and the L2 balances add up to the deposits.
 //!
+//! Then the escape hatch (see [`exodus`]): a batch committed and never proven, the operator
+//! gone, a deposit left to expire, exodus, and `causeway exit` for every account. No extra
+//! proof is computed.
+//!
 //! Needs the npm toolchain (anvil) at the workspace root. Proving takes a few minutes on two
 //! cores: the devnet's 6-chunk circuit, one proof per block.
 
@@ -21,6 +25,7 @@ use causeway_node::devnet::{DevnetOptions, TEST_KEYS, start_devnet};
 use causeway_primitives::{AccountId, Domain, Op, TokenId, Withdraw};
 use causeway_rpc::api::OpStage;
 use causeway_rpc::client::Client;
+use causeway_stf::StateView;
 use common::{
     ETHER, WITHDRAW_FEE, account, activate, eth, request, sign, transfer, unsigned, until,
 };
@@ -238,5 +243,409 @@ async fn deposit_transfer_withdraw_claim_on_a_devnet() {
         alice.to_string().to_lowercase()
     );
     assert_eq!(viem["sealed"]["value"], ETHER.to_string());
-    devnet.node.stop().await;
+
+    exodus(devnet, &client, &domain, &l2, id, dir.path()).await;
+}
+
+/// The escape hatch, on the same devnet: the operator commits a batch and never proves it,
+/// then stops entirely; a deposit made afterwards expires; anyone starts exodus; `causeway
+/// exit` (the built binary, with nothing but the L1 URL and a key) pays every account of the
+/// last executed state exactly its balance there, and Carol her unprocessed deposit.
+async fn exodus(
+    devnet: causeway_node::devnet::Devnet,
+    client: &Client,
+    domain: &Domain,
+    alice_l2: &PrivateKey,
+    alice_id: AccountId,
+    dir: &std::path::Path,
+) {
+    let info = client.node_info().await.unwrap();
+    let l1_url = devnet.anvil.endpoint();
+    let l1 = ProviderBuilder::new().connect_http(devnet.anvil.endpoint_url());
+    let rollup = ZkRollup::new(info.rollup, &l1);
+    let signer = |key: &str| key.parse::<PrivateKeySigner>().unwrap();
+    let alice_l1 = signer(TEST_KEYS[0]);
+    let carol_l1 = signer(TEST_KEYS[1]);
+    let operator = signer(causeway_bindings::anvil::DEV_KEY).address();
+    let (alice, carol, dan) = (
+        alice_l1.address(),
+        carol_l1.address(),
+        signer(TEST_KEYS[2]).address(),
+    );
+    let bob = Address::repeat_byte(0xb0);
+    let erin = Address::repeat_byte(0xe1);
+
+    // The executed state: every block sealed so far executed on L1, nothing waiting.
+    let settled = until("every block executed", Duration::from_secs(900), || async {
+        let s = client.status().await.unwrap();
+        (s.mempool == 0 && s.unconfirmed_priority_ops == 0 && s.latest_block == s.executed)
+            .then_some(s)
+    })
+    .await;
+    let executed = rollup.batchesExecuted().call().await.unwrap();
+    assert_eq!(executed, settled.executed);
+    let owners = [operator, alice, bob, carol, dan];
+    let mut expected = std::collections::BTreeMap::new();
+    for owner in owners {
+        let a = account(client, owner)
+            .await
+            .expect("an account of the executed state");
+        expected.insert(owner, eth(&a));
+    }
+    assert_eq!(expected[&carol], 10 * ETHER);
+
+    // (a) One more transfer, to Erin (a new address): committed, then the operator stops.
+    let alice_now = account(client, alice).await.unwrap();
+    let late = transfer(alice_l2, alice_id, erin, ETHER / 4, alice_now.nonce, domain);
+    let late = client
+        .send_op(&request(&Op::Transfer(late)))
+        .await
+        .expect("the late transfer");
+    let committed = until(
+        "the late transfer committed",
+        Duration::from_secs(120),
+        || async {
+            let s = client.get_op_status(late).await.unwrap()?;
+            (s.stage >= OpStage::Committed).then_some(s)
+        },
+    )
+    .await;
+    assert_eq!(committed.stage, OpStage::Committed, "proven too early");
+    // Stopping first aborts the L1 submitter and closes the RPC, then waits for the prover
+    // thread to finish the batch's proof, which nobody will submit: that wait runs in the
+    // background while the test goes on (no proof time added).
+    let stopped = tokio::spawn(devnet.node.stop());
+    until("the node's RPC closed", Duration::from_secs(30), || async {
+        client.status().await.is_err().then_some(())
+    })
+    .await;
+    let committed = rollup.batchesCommitted().call().await.unwrap();
+    assert_eq!(
+        (committed, rollup.batchesExecuted().call().await.unwrap()),
+        (executed + 1, executed),
+        "one batch committed and never proven"
+    );
+
+    // (b) Carol deposits after the node stopped: nobody will process it.
+    let carol_rollup = ZkRollup::new(
+        info.rollup,
+        ProviderBuilder::new()
+            .wallet(EthereumWallet::from(carol_l1.clone()))
+            .connect_http(devnet.anvil.endpoint_url()),
+    );
+    let receipt = carol_rollup
+        .depositETH(carol)
+        .value(U256::from(ETHER))
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    let queued = receipt
+        .decoded_log::<ZkRollup::DepositQueued>()
+        .expect("DepositQueued")
+        .data;
+
+    // Keystores for the binary: Alice's and Carol's keys, imported as a user would.
+    let password = ("CAUSEWAY_PASSWORD", "exodus test password");
+    let keystore = |name: &str, key: &str| {
+        let key_file = dir.join(format!("{name}.key"));
+        std::fs::write(&key_file, key).unwrap();
+        (dir.join(format!("{name}.json")), key_file)
+    };
+    let mut keystores = Vec::new();
+    for (name, key) in [("alice", TEST_KEYS[0]), ("carol", TEST_KEYS[1])] {
+        let (path, key_file) = keystore(name, key);
+        let out = common::causeway(
+            &[
+                "wallet",
+                "--keystore",
+                path.to_str().unwrap(),
+                "import",
+                "--from-file",
+                key_file.to_str().unwrap(),
+            ],
+            &[password],
+        )
+        .await;
+        assert!(out.status.success(), "import: {:?}", common::texts(&out));
+        std::fs::remove_file(key_file).unwrap();
+        keystores.push(path);
+    }
+    let rollup_arg = info.rollup.to_string();
+    // Logs from block 0 in ranges of 16 blocks: many bounded eth_getLogs requests.
+    let exit = |keystore: &std::path::Path, extra: &[&str]| {
+        let mut args = vec![
+            "exit",
+            "--l1-rpc",
+            &l1_url,
+            "--rollup",
+            &rollup_arg,
+            "--from-block",
+            "0",
+            "--log-range",
+            "16",
+            "--keystore",
+            keystore.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            common::causeway(&args, &[password]).await
+        }
+    };
+    let (alice_ks, carol_ks) = (&keystores[0], &keystores[1]);
+
+    // Before exodus: the exit refuses (printing what it would withdraw), activation is
+    // refused while no priority op is late, and the contract refuses an exit proof.
+    let out = exit(alice_ks, &[]).await;
+    let (stdout, stderr) = common::texts(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}
+{stderr}"
+    );
+    assert!(stderr.contains("exodus is not active"), "{stderr}");
+    assert!(
+        stdout.contains(&format!("account {alice_id} of {alice}")),
+        "{stdout}"
+    );
+    let out = exit(alice_ks, &["--activate"]).await;
+    let (stdout, stderr) = common::texts(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{stdout}
+{stderr}"
+    );
+    assert!(
+        stderr.contains("exodus cannot start") && stderr.contains("NoExpiredPriorityOp"),
+        "{stderr}"
+    );
+    // A dry run needs no key: Bob never had one.
+    let out = exit(alice_ks, &["--dry-run", "--address", &bob.to_string()]).await;
+    let (stdout, stderr) = common::texts(&out);
+    assert!(
+        out.status.success(),
+        "{stdout}
+{stderr}"
+    );
+    assert!(stdout.contains("exit proof of account") && stdout.contains("\"calldata\""));
+    assert!(
+        stdout.contains(&format!("\"balance\": \"{}\"", expected[&bob])),
+        "{stdout}"
+    );
+
+    // The library the binary runs, for proofs the test sends itself.
+    let src = causeway_l1::exodus::Source {
+        rollup: info.rollup,
+        from_block: 0,
+        log_range: 1000,
+    };
+    let chain = causeway_l1::exodus::executed_chain(&l1, &src, &mut |_| {})
+        .await
+        .unwrap();
+    assert_eq!(chain.batches.len() as u64, executed);
+    let state = causeway_l1::exodus::rebuild(&chain, &mut |_| {}).unwrap();
+    assert_eq!(
+        causeway_l1::batch::root_word(&state.root()),
+        rollup.executedRoot().call().await.unwrap()
+    );
+    assert_eq!(
+        state.account_count(),
+        owners.len() as u32,
+        "every account is checked"
+    );
+    for owner in owners {
+        let ids = causeway_l1::exodus::accounts_of(&state, owner);
+        assert_eq!(ids.len(), 1);
+        assert_eq!(state.balance(ids[0], TokenId::ETH), expected[&owner]);
+    }
+    let alice_proof = causeway_l1::exodus::exit_proof(&state, alice_id, TokenId::ETH).unwrap();
+    let alice_rollup = ZkRollup::new(
+        info.rollup,
+        ProviderBuilder::new()
+            .wallet(EthereumWallet::from(alice_l1.clone()))
+            .connect_http(devnet.anvil.endpoint_url()),
+    );
+    let revert = |e: alloy::contract::Error| {
+        e.as_decoded_interface_error::<ZkRollup::ZkRollupErrors>()
+            .unwrap_or_else(|| panic!("not a rollup error: {e}"))
+    };
+    let err = alice_rollup
+        .exodusWithdraw(alice_proof.clone())
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        revert(err),
+        ZkRollup::ZkRollupErrors::ExodusNotActive(_)
+    ));
+
+    // (c) Past Carol's deadline, anyone may start exodus: Alice's exit does, with --activate.
+    let deadline = queued.deadline;
+    let now = l1
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .timestamp;
+    let _: serde_json::Value = l1
+        .raw_request("evm_increaseTime".into(), (deadline - now + 60,))
+        .await
+        .unwrap();
+    let _: serde_json::Value = l1.raw_request("evm_mine".into(), ()).await.unwrap();
+
+    let held_before = l1.get_balance(info.rollup).await.unwrap();
+    let pending_before = {
+        let mut sum = U256::ZERO;
+        for owner in owners.iter().chain([&erin]) {
+            sum += rollup.pending(*owner, 0).call().await.unwrap();
+        }
+        sum
+    };
+    let l1_before = {
+        let mut m = std::collections::BTreeMap::new();
+        for owner in [operator, bob, dan, erin] {
+            m.insert(owner, l1.get_balance(owner).await.unwrap());
+        }
+        m
+    };
+    let exodus_block = l1.get_block_number().await.unwrap();
+
+    // (d) Every account of the state exits: Alice and Carol with their own keys; the fee
+    // account, Dan and Bob (created by a transfer, never touched again, no key) with Alice
+    // paying the gas; Erin has nothing executed and gets nothing.
+    let runs: Vec<(&std::path::Path, Option<Address>, &[&str])> = vec![
+        (alice_ks, None, &["--activate"]),
+        (carol_ks, None, &[]),
+        (alice_ks, Some(operator), &[]),
+        (alice_ks, Some(dan), &[]),
+        (alice_ks, Some(bob), &[]),
+        (alice_ks, Some(erin), &[]),
+    ];
+    for (keystore, address, extra) in runs {
+        let address = address.map(|a| a.to_string());
+        let mut args: Vec<&str> = extra.to_vec();
+        if let Some(a) = &address {
+            args.extend(["--address", a]);
+        }
+        let out = exit(keystore, &args).await;
+        let (stdout, stderr) = common::texts(&out);
+        assert!(out.status.success(), "exit {args:?}:\n{stdout}\n{stderr}");
+        println!("causeway exit {args:?}:\n{stdout}");
+    }
+    assert!(rollup.exodus().call().await.unwrap());
+
+    // Each account got exactly its balance of the last executed state (Alice's without the
+    // committed, unproven transfer), to its owner.
+    let withdrawn = rollup
+        .ExodusWithdrawn_filter()
+        .from_block(exodus_block)
+        .query()
+        .await
+        .unwrap();
+    let mut by_owner = std::collections::BTreeMap::new();
+    for (e, _) in &withdrawn {
+        assert_eq!(e.tokenId, 0);
+        assert!(
+            by_owner.insert(e.owner, e.amount).is_none(),
+            "one exit per account"
+        );
+    }
+    assert_eq!(by_owner, expected, "each account's executed balance");
+    assert!(!by_owner.contains_key(&erin));
+    let reclaimed = rollup
+        .DepositReclaimed_filter()
+        .from_block(exodus_block)
+        .query()
+        .await
+        .unwrap();
+    assert_eq!(reclaimed.len(), 1);
+    assert_eq!(
+        (
+            reclaimed[0].0.opId,
+            reclaimed[0].0.owner,
+            reclaimed[0].0.amount
+        ),
+        (queued.opId, carol, ETHER)
+    );
+    let paid = rollup
+        .Withdrawn_filter()
+        .from_block(exodus_block)
+        .query()
+        .await
+        .unwrap();
+    let mut paid_to = std::collections::BTreeMap::<Address, u128>::new();
+    for (e, _) in &paid {
+        *paid_to.entry(e.owner).or_default() += e.amount.to::<u128>();
+    }
+    assert_eq!(paid_to[&carol], expected[&carol] + ETHER);
+    for owner in [operator, bob, dan] {
+        assert_eq!(paid_to[&owner], expected[&owner]);
+        // They paid no gas: their L1 balance grew by exactly that.
+        assert_eq!(
+            l1.get_balance(owner).await.unwrap() - l1_before[&owner],
+            U256::from(expected[&owner])
+        );
+    }
+    assert_eq!(l1.get_balance(erin).await.unwrap(), l1_before[&erin]);
+
+    // Conservation: what left the contract is what was paid out, which is every executed
+    // balance, Carol's reclaimed deposit and what was already pending.
+    let held_after = l1.get_balance(info.rollup).await.unwrap();
+    let paid_total: u128 = paid_to.values().sum();
+    let executed_total: u128 = expected.values().sum();
+    assert_eq!(held_before - held_after, U256::from(paid_total));
+    assert_eq!(
+        U256::from(executed_total + ETHER) + pending_before,
+        U256::from(paid_total)
+    );
+    // The contract holds exactly what it owes (Bridge: `pooled` on L2 plus pending claims),
+    // and after everyone left that is nothing.
+    let mut pending_after = U256::ZERO;
+    for owner in owners.iter().chain([&erin]) {
+        pending_after += rollup.pending(*owner, 0).call().await.unwrap();
+    }
+    let pooled = rollup.pooled(0).call().await.unwrap();
+    assert_eq!(held_after, pooled + pending_after);
+    assert_eq!(
+        (pooled, pending_after, held_after),
+        (U256::ZERO, U256::ZERO, U256::ZERO)
+    );
+
+    // Once only: a second exit of the same account and token, a second reclaim.
+    let err = alice_rollup
+        .exodusWithdraw(alice_proof)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        revert(err),
+        ZkRollup::ZkRollupErrors::AlreadyExited(e) if e.accountId == alice_id.get() && e.tokenId == 0
+    ));
+    let err = carol_rollup
+        .reclaimDeposit(queued.opId, carol, 0, ETHER)
+        .send()
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        revert(err),
+        ZkRollup::ZkRollupErrors::NotReclaimable(_)
+    ));
+    stopped.await.unwrap();
+    assert_eq!(
+        rollup.batchesExecuted().call().await.unwrap(),
+        executed,
+        "the late batch was never proven"
+    );
+    // And the tool, run again, has nothing left to do.
+    let out = exit(alice_ks, &[]).await;
+    let (stdout, stderr) = common::texts(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("nothing left to withdraw"), "{stdout}");
 }

@@ -8,6 +8,9 @@
 //! - [`send`]: sending the operator's transactions (nonces, EIP-1559 fees and bumping,
 //!   retries across L1 outages, typed reverts).
 //! - [`rollup`]: reading the contract's batch counters and a committed batch's `StoredBatch`.
+//! - [`exodus`]: the last executed state rebuilt from L1 data alone (commit calldata replayed
+//!   through the stf), exit proofs against it, deposits still reclaimable: what `causeway exit`
+//!   runs when the operator is gone.
 //!
 //! Errors: each module has its own enum, which keeps infrastructure failures (the L1 node is
 //! unreachable or answered inconsistently: retry) apart from [`BadL1Data`] (the L1 node or the
@@ -17,6 +20,7 @@ use alloy::primitives::B256;
 use causeway_primitives::IdError;
 
 pub mod batch;
+pub mod exodus;
 pub mod rollup;
 pub mod send;
 pub mod watch;

@@ -33,19 +33,43 @@ pub struct Pending {
     pub collected_fees: BTreeMap<TokenId, Balance>,
 }
 
+/// Whether creating an account for an address that already has one is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Addresses {
+    /// One account per address ([`OpError::AddressTaken`]): what the executor promises its
+    /// users, so that a deposit or transfer to an address always reaches the same account.
+    Unique,
+    /// What the batch circuit enforces, and therefore what L1 may finalize: the circuit
+    /// cannot see whether an address has another account (leaves are indexed by id), so a
+    /// hostile or buggy operator can create a second account for an address, prove and
+    /// execute it. Replaying L1 data must accept it, or the exit tool would stop at that
+    /// batch and nobody could leave (docs/circuit.md, "Where the circuit is looser").
+    AsProven,
+}
+
 /// The state as seen through a block's pending changes.
 pub struct Layered<'a, V: StateView> {
     pub base: &'a V,
     pub pending: Pending,
+    addresses: Addresses,
 }
 
 impl<'a, V: StateView> Layered<'a, V> {
+    /// The executor's view: one account per address.
     pub fn new(base: &'a V) -> Self {
+        Self::with_addresses(base, Addresses::Unique)
+    }
+
+    pub fn with_addresses(base: &'a V, addresses: Addresses) -> Self {
         let pending = Pending {
             account_count: base.account_count(),
             ..Pending::default()
         };
-        Self { base, pending }
+        Self {
+            base,
+            pending,
+            addresses,
+        }
     }
 
     pub fn account(&self, id: AccountId) -> Option<AccountState> {
@@ -251,7 +275,7 @@ impl<'a, V: StateView> Layered<'a, V> {
         address: Address,
     ) -> Result<Option<AccountState>, OpError> {
         if id.get() == self.pending.account_count {
-            if let Some(_existing) = self.account_id(&address) {
+            if self.addresses == Addresses::Unique && self.account_id(&address).is_some() {
                 return Err(OpError::AddressTaken(address));
             }
             if address == Address::ZERO {

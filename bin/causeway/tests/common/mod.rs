@@ -168,3 +168,22 @@ pub async fn viem_reads(
     );
     serde_json::from_str(stdout.trim()).expect("the script prints JSON")
 }
+
+/// Runs the built `causeway` binary with `args` and the environment variables `envs`, and
+/// returns its output (stdout, stderr, status).
+pub async fn causeway(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_causeway"))
+        .args(args)
+        .envs(envs.iter().copied())
+        .output()
+        .await
+        .expect("the causeway binary runs")
+}
+
+/// The text of a command's stdout and stderr, for assertions and failure messages.
+pub fn texts(output: &std::process::Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
