@@ -232,6 +232,19 @@ fn located(log: &Log) -> Result<(u64, B256, u64), BadL1Data> {
     ))
 }
 
+/// `log` decoded as event `E` (named `event` in errors), with its transaction.
+fn decoded<E: SolEvent>(log: &Log, event: &'static str) -> Result<(E, B256), BadL1Data> {
+    let (block, tx, log_index) = located(log)?;
+    let decoded = E::decode_log(&log.inner).map_err(|source| BadL1Data::Malformed {
+        event,
+        block,
+        tx_hash: tx,
+        log_index,
+        source: Box::new(source),
+    })?;
+    Ok((decoded.data, tx))
+}
+
 /// Every log of `filter` (without a block range) in `[from, head]`, read `range` blocks at a
 /// time, in log order.
 async fn logs_in_ranges<P: Provider>(
@@ -311,16 +324,7 @@ pub async fn executed_chain<P: Provider>(
     .await?;
     let mut by_number: HashMap<u64, Vec<CommitLog>> = HashMap::new();
     for log in &logs {
-        let (block, tx, log_index) = located(log)?;
-        let event = ZkRollup::BatchCommitted::decode_log(&log.inner)
-            .map_err(|source| BadL1Data::Malformed {
-                event: "BatchCommitted",
-                block,
-                tx_hash: tx,
-                log_index,
-                source: Box::new(source),
-            })?
-            .data;
+        let (event, tx) = decoded::<ZkRollup::BatchCommitted>(log, "BatchCommitted")?;
         if event.number <= executed && event.batch.number == event.number {
             by_number.entry(event.number).or_default().push(CommitLog {
                 batch: event.batch,
@@ -701,16 +705,7 @@ pub async fn reclaimable_deposits<P: Provider>(
     .await?;
     let mut deposits = Vec::new();
     for log in &logs {
-        let (block, tx, log_index) = located(log)?;
-        let event = ZkRollup::DepositQueued::decode_log(&log.inner)
-            .map_err(|source| BadL1Data::Malformed {
-                event: "DepositQueued",
-                block,
-                tx_hash: tx,
-                log_index,
-                source: Box::new(source),
-            })?
-            .data;
+        let (event, tx) = decoded::<ZkRollup::DepositQueued>(log, "DepositQueued")?;
         if event.opId < executed || event.to != to {
             continue;
         }
