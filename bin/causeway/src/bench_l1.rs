@@ -33,6 +33,7 @@
 //! `(commit(N) + prove + execute) / N` with the prove and execute gas measured in step 3.
 
 use crate::prove::spinner;
+use crate::step::{Context, StepFailed};
 use alloy::contract::{CallBuilder, CallDecoder};
 use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, B256, Bytes, U256};
@@ -77,34 +78,10 @@ pub enum L1GasError {
     Args(String),
     #[error(transparent)]
     Anvil(#[from] AnvilError),
-    /// A step failed; `message` is the underlying error.
-    #[error("{step}: {message}")]
-    Step { step: String, message: String },
+    #[error(transparent)]
+    Step(#[from] StepFailed),
     #[error("{0}: the transaction reverted")]
     Reverted(String),
-}
-
-/// Attaches the step that failed to an error (anyhow's `context`, without anyhow).
-trait Context<T> {
-    fn context(self, step: impl Display) -> Result<T, L1GasError>;
-}
-
-impl<T, E: Display> Context<T> for Result<T, E> {
-    fn context(self, step: impl Display) -> Result<T, L1GasError> {
-        self.map_err(|e| L1GasError::Step {
-            step: step.to_string(),
-            message: e.to_string(),
-        })
-    }
-}
-
-impl<T> Context<T> for Option<T> {
-    fn context(self, step: impl Display) -> Result<T, L1GasError> {
-        self.ok_or_else(|| L1GasError::Step {
-            step: step.to_string(),
-            message: "missing".into(),
-        })
-    }
 }
 
 alloy::sol! {
@@ -231,6 +208,7 @@ fn committed_one(receipt: &TransactionReceipt, what: &str) -> Result<StoredBatch
     committed(receipt)
         .pop()
         .context(format!("{what}: the BatchCommitted event"))
+        .map_err(L1GasError::from)
 }
 
 type Rollup = ZkRollup::ZkRollupInstance<DynProvider>;
@@ -569,7 +547,7 @@ fn prove_block(
 }
 
 fn account(id: u32) -> Result<AccountId, L1GasError> {
-    AccountId::new(id).context("an account id")
+    Ok(AccountId::new(id).context("an account id")?)
 }
 
 async fn settlement(
@@ -711,10 +689,7 @@ async fn settlement(
     let pk = setup.join();
     bar.finish_and_clear();
     let pk = pk
-        .map_err(|_| L1GasError::Step {
-            step: "the development setup".into(),
-            message: "the setup thread panicked".into(),
-        })?
+        .map_err(|_| StepFailed::new("the development setup", "the setup thread panicked"))?
         .context("the development setup")?;
     println!("  setup ready (waited {:.1?})", started.elapsed());
 
@@ -762,10 +737,11 @@ async fn settlement(
         .await
         .context("pending")?;
     if pending != bob_balance {
-        return Err(L1GasError::Step {
-            step: "the FullExit".into(),
-            message: format!("{pending} wei pending for Bob, expected {bob_balance}"),
-        });
+        return Err(StepFailed::new(
+            "the FullExit",
+            format!("{pending} wei pending for Bob, expected {bob_balance}"),
+        )
+        .into());
     }
     let sent = send("withdrawPending", rollup.withdrawPending(bob.address, 0)).await?;
     rows.push(row("`withdrawPending` (ETH)", sent.gas));
@@ -792,10 +768,7 @@ async fn settlement(
     exodus.push(row("`activateExodus`", sent.gas));
     let executed_root = rollup.executedRoot().call().await.context("executedRoot")?;
     if executed_root != root_word(&state.root()) {
-        return Err(L1GasError::Step {
-            step: "exodus".into(),
-            message: "the executed root is not the stf's state".into(),
-        });
+        return Err(StepFailed::new("exodus", "the executed root is not the stf's state").into());
     }
     let proof = exit_proof(&state, account(0)?, TokenId::ETH).context("the exit proof")?;
     let alice_balance = proof.balance;
@@ -822,10 +795,11 @@ async fn settlement(
         .await
         .context("pending")?;
     if pending != alice_balance {
-        return Err(L1GasError::Step {
-            step: "exodusWithdraw".into(),
-            message: format!("{pending} wei pending for Alice, expected {alice_balance}"),
-        });
+        return Err(StepFailed::new(
+            "exodusWithdraw",
+            format!("{pending} wei pending for Alice, expected {alice_balance}"),
+        )
+        .into());
     }
     let sent = send(
         "withdrawPending after exodus",

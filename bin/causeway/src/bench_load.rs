@@ -36,6 +36,7 @@
 //! The load generator shares the machine with the node: its own CPU time is printed next to
 //! the node's so the reader can tell how much of the machine each took.
 
+use crate::step::{Context, StepFailed};
 use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::{Provider, ProviderBuilder};
@@ -63,7 +64,6 @@ use jsonrpsee::rpc_params;
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
-use std::fmt::Display;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -122,29 +122,15 @@ pub enum LoadError {
     Args(String),
     #[error(transparent)]
     Anvil(#[from] AnvilError),
-    /// A set-up or reporting step failed; `message` is the underlying error.
-    #[error("{step}: {message}")]
-    Step { step: String, message: String },
+    /// A set-up or reporting step failed.
+    #[error(transparent)]
+    Step(#[from] StepFailed),
     #[error("timed out after {0:?} waiting for {1}")]
     Timeout(Duration, String),
     #[error("the node process exited ({status}); see its log {}", log.display())]
     NodeExited { status: String, log: PathBuf },
     #[error("{0} acknowledged transfers are missing or unsealed, or nonces disagree (see above)")]
     Lost(usize),
-}
-
-/// Attaches the step that failed to an error.
-trait Context<T> {
-    fn context(self, step: impl Display) -> Result<T, LoadError>;
-}
-
-impl<T, E: Display> Context<T> for Result<T, E> {
-    fn context(self, step: impl Display) -> Result<T, LoadError> {
-        self.map_err(|e| LoadError::Step {
-            step: step.to_string(),
-            message: e.to_string(),
-        })
-    }
 }
 
 const ETHER: u128 = 1_000_000_000_000_000_000;
@@ -326,10 +312,11 @@ async fn bench(args: &LoadArgs) -> Result<(), LoadError> {
         )
         .await?;
         if !cal.errors.is_empty() {
-            return Err(LoadError::Step {
-                step: "the calibration run".into(),
-                message: format!("errors: {:?}", cal.errors),
-            });
+            return Err(StepFailed::new(
+                "the calibration run",
+                format!("errors: {:?}", cal.errors),
+            )
+            .into());
         }
         for a in &cal.acks {
             next_nonce[a.sender as usize] += 1;
@@ -576,10 +563,7 @@ async fn fund(l1_url: &str, rollup: Address, senders: &[Sender]) -> Result<(), L
     for p in pending {
         let receipt = p.get_receipt().await.context("a deposit's receipt")?;
         if !receipt.status() {
-            return Err(LoadError::Step {
-                step: "a sender's deposit".into(),
-                message: "reverted".into(),
-            });
+            return Err(StepFailed::new("a sender's deposit", "reverted").into());
         }
     }
     Ok(())

@@ -20,6 +20,7 @@ mod exit_cmd;
 mod node_cmd;
 mod proc_status;
 mod prove;
+mod step;
 mod util;
 mod wallet;
 
