@@ -32,7 +32,6 @@ use alloy::providers::{Provider, RootProvider};
 use alloy::rpc::types::{TransactionReceipt, TransactionRequest};
 use alloy::signers::local::PrivateKeySigner;
 use alloy::sol_types::SolCall;
-use alloy::transports::TransportError;
 use alloy::transports::http::reqwest::Url;
 use causeway_bindings::ZkRollup::{self, ZkRollupErrors};
 use causeway_l1::batch::root_word;
@@ -92,18 +91,6 @@ pub enum ExitError {
     Wallet(#[from] WalletError),
     #[error(transparent)]
     Exodus(#[from] ExodusError),
-    #[error("L1 call {what}: {source}")]
-    Call {
-        what: &'static str,
-        #[source]
-        source: Box<alloy::contract::Error>,
-    },
-    #[error("L1 RPC {what}: {source}")]
-    Rpc {
-        what: &'static str,
-        #[source]
-        source: TransportError,
-    },
     #[error("{what}: {source}")]
     Send {
         what: String,
@@ -142,10 +129,13 @@ impl ExitError {
     }
 }
 
+/// A failed contract read, as the rebuild reports its own.
 fn call(what: &'static str) -> impl FnOnce(alloy::contract::Error) -> ExitError {
-    move |source| ExitError::Call {
-        what,
-        source: Box::new(source),
+    move |source| {
+        ExitError::Exodus(ExodusError::Call {
+            what,
+            source: Box::new(source),
+        })
     }
 }
 
@@ -648,9 +638,11 @@ async fn why_not_expired<P: Provider>(l1: &P, rollup: Address) -> Result<String,
     let now = l1
         .get_block_by_number(BlockNumberOrTag::Latest)
         .await
-        .map_err(|source| ExitError::Rpc {
-            what: "eth_getBlockByNumber",
-            source,
+        .map_err(|source| {
+            ExitError::Exodus(ExodusError::Rpc {
+                what: "eth_getBlockByNumber",
+                source,
+            })
         })?
         .map(|b| b.header.timestamp);
     let left = now.map_or(String::new(), |now| {
