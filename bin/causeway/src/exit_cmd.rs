@@ -22,9 +22,9 @@
 //!   another account, e.g. one whose owner has no ETH for gas). The private key is never
 //!   printed; `--dry-run` needs no key at all.
 
-use crate::wallet::amount::{ETH_DECIMALS, format_amount};
 use crate::wallet::keystore::{self, PasswordSource};
-use crate::wallet::{DEFAULT_L1_RPC, WalletError};
+use crate::wallet::l1::erc20_meta;
+use crate::wallet::{DEFAULT_L1_RPC, TokenMeta, WalletError};
 use alloy::eips::BlockNumberOrTag;
 use alloy::network::TransactionBuilder;
 use alloy::primitives::{Address, U256};
@@ -40,7 +40,7 @@ use causeway_l1::send::{SendConfig, SendError, TxSender};
 use causeway_primitives::{AccountId, TokenId};
 use causeway_stf::{MemoryState, StateView};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -163,11 +163,31 @@ struct Summary {
     paid: BTreeMap<u16, u128>,
 }
 
-fn show(token: u16, amount: u128) -> String {
-    if token == 0 {
-        format!("{} ETH", format_amount(amount, ETH_DECIMALS))
-    } else {
-        format!("{amount} (base units of token {token})")
+/// How amounts are printed: ETH, and each ERC-20 involved in its own units and symbol as its
+/// contract reports them; a token whose contract does not answer is printed in base units
+/// (the exit goes on: names are for reading, the proofs are in base units).
+struct Units(BTreeMap<u16, TokenMeta>);
+
+impl Units {
+    async fn load<P: Provider>(l1: &P, rollup: Address, tokens: BTreeSet<u16>) -> Self {
+        let contract = ZkRollup::new(rollup, l1);
+        let mut known = BTreeMap::from([(0, TokenMeta::eth())]);
+        for id in tokens.into_iter().filter(|&id| id != 0) {
+            let Ok(address) = contract.tokens(U256::from(id)).call().await else {
+                continue;
+            };
+            if let Ok(meta) = erc20_meta(l1, id, address).await {
+                known.insert(id, meta);
+            }
+        }
+        Units(known)
+    }
+
+    fn show(&self, token: u16, amount: u128) -> String {
+        match self.0.get(&token) {
+            Some(meta) => meta.show(amount),
+            None => format!("{amount} (base units of token {token})"),
+        }
     }
 }
 
@@ -218,7 +238,14 @@ async fn exit(args: &ExitArgs, out: &mut impl Write) -> Result<(), ExitError> {
         .map_err(|_| ExitError::Args(format!("the rollup reports {token_count} tokens")))?;
     let holdings = holdings(&state, owner, token_count);
     let deposits = exodus::reclaimable_deposits(&l1, &src, owner).await?;
-    print_holdings(out, owner, executed, &state, &holdings, &deposits)?;
+    let involved = holdings.iter().map(|h| h.token.get());
+    let units = Units::load(
+        &l1,
+        args.rollup,
+        involved.chain(deposits.iter().map(|d| d.token)).collect(),
+    )
+    .await;
+    print_holdings(out, &units, owner, executed, &state, &holdings, &deposits)?;
 
     if args.dry_run {
         print_proofs(out, &state, &holdings)?;
@@ -280,14 +307,14 @@ async fn exit(args: &ExitArgs, out: &mut impl Write) -> Result<(), ExitError> {
             note(&format!(
                 "account {} already exited {}",
                 h.account,
-                show(h.token.get(), h.amount)
+                units.show(h.token.get(), h.amount)
             ));
             continue;
         }
         let proof = exodus::exit_proof(&state, h.account, h.token)?;
         let what = format!(
             "exodusWithdraw of {} from account {}",
-            show(h.token.get(), h.amount),
+            units.show(h.token.get(), h.amount),
             h.account
         );
         send(
@@ -304,7 +331,7 @@ async fn exit(args: &ExitArgs, out: &mut impl Write) -> Result<(), ExitError> {
         let what = format!(
             "reclaimDeposit of deposit #{} ({})",
             d.op_id,
-            show(d.token, d.amount)
+            units.show(d.token, d.amount)
         );
         send(
             &mut sender,
@@ -331,7 +358,10 @@ async fn exit(args: &ExitArgs, out: &mut impl Write) -> Result<(), ExitError> {
             continue;
         }
         let amount = u128::try_from(pending).unwrap_or(u128::MAX);
-        let what = format!("withdrawPending of {} to {owner}", show(token, amount));
+        let what = format!(
+            "withdrawPending of {} to {owner}",
+            units.show(token, amount)
+        );
         send(
             &mut sender,
             args.rollup,
@@ -345,7 +375,7 @@ async fn exit(args: &ExitArgs, out: &mut impl Write) -> Result<(), ExitError> {
         .await?;
         *summary.paid.entry(token).or_default() += amount;
     }
-    print_summary(out, owner, &summary)
+    print_summary(out, &units, owner, &summary)
 }
 
 /// The owner whose funds leave, and the key that sends (none with `--dry-run`).
@@ -445,6 +475,7 @@ fn holdings(state: &MemoryState, owner: Address, token_count: u16) -> Vec<Holdin
 
 fn print_holdings(
     out: &mut impl Write,
+    units: &Units,
     owner: Address,
     executed: u64,
     state: &MemoryState,
@@ -465,7 +496,7 @@ fn print_holdings(
         )?;
         let mut any = false;
         for h in holdings.iter().filter(|h| h.account == *account) {
-            writeln!(out, "  {}", show(h.token.get(), h.amount))?;
+            writeln!(out, "  {}", units.show(h.token.get(), h.amount))?;
             any = true;
         }
         if !any {
@@ -477,7 +508,7 @@ fn print_holdings(
             out,
             "deposit #{} of {} to {owner} never executed (L1 tx {}): reclaimable",
             d.op_id,
-            show(d.token, d.amount),
+            units.show(d.token, d.amount),
             d.tx
         )?;
     }
@@ -522,7 +553,12 @@ fn print_proofs(
     Ok(())
 }
 
-fn print_summary(out: &mut impl Write, owner: Address, s: &Summary) -> Result<(), ExitError> {
+fn print_summary(
+    out: &mut impl Write,
+    units: &Units,
+    owner: Address,
+    s: &Summary,
+) -> Result<(), ExitError> {
     let tokens: std::collections::BTreeSet<u16> = s
         .withdrawn
         .keys()
@@ -540,9 +576,9 @@ fn print_summary(out: &mut impl Write, owner: Address, s: &Summary) -> Result<()
         writeln!(
             out,
             "  token {token}: withdrawn {}, reclaimed {}, paid out on L1 {}",
-            show(token, get(&s.withdrawn)),
-            show(token, get(&s.reclaimed)),
-            show(token, get(&s.paid))
+            units.show(token, get(&s.withdrawn)),
+            units.show(token, get(&s.reclaimed)),
+            units.show(token, get(&s.paid))
         )?;
     }
     Ok(())

@@ -348,59 +348,12 @@ async fn exodus(
         .data;
 
     // Keystores for the binary: Alice's and Carol's keys, imported as a user would.
-    let password = ("CAUSEWAY_PASSWORD", "exodus test password");
-    let keystore = |name: &str, key: &str| {
-        let key_file = dir.join(format!("{name}.key"));
-        std::fs::write(&key_file, key).unwrap();
-        (dir.join(format!("{name}.json")), key_file)
-    };
-    let mut keystores = Vec::new();
-    for (name, key) in [("alice", TEST_KEYS[0]), ("carol", TEST_KEYS[1])] {
-        let (path, key_file) = keystore(name, key);
-        let out = common::causeway(
-            &[
-                "wallet",
-                "--keystore",
-                path.to_str().unwrap(),
-                "import",
-                "--from-file",
-                key_file.to_str().unwrap(),
-            ],
-            &[password],
-        )
-        .await;
-        assert!(out.status.success(), "import: {:?}", common::texts(&out));
-        std::fs::remove_file(key_file).unwrap();
-        keystores.push(path);
-    }
-    let rollup_arg = info.rollup.to_string();
-    // Logs from block 0 in ranges of 16 blocks: many bounded eth_getLogs requests.
-    let exit = |keystore: &std::path::Path, extra: &[&str]| {
-        let mut args = vec![
-            "exit",
-            "--l1-rpc",
-            &l1_url,
-            "--rollup",
-            &rollup_arg,
-            "--from-block",
-            "0",
-            "--log-range",
-            "16",
-            "--keystore",
-            keystore.to_str().unwrap(),
-        ];
-        args.extend_from_slice(extra);
-        let args: Vec<String> = args.into_iter().map(str::to_owned).collect();
-        async move {
-            let args: Vec<&str> = args.iter().map(String::as_str).collect();
-            common::causeway(&args, &[password]).await
-        }
-    };
-    let (alice_ks, carol_ks) = (&keystores[0], &keystores[1]);
+    let alice_ks = &common::import_keystore(dir, "alice", TEST_KEYS[0]).await;
+    let carol_ks = &common::import_keystore(dir, "carol", TEST_KEYS[1]).await;
 
     // Before exodus: the exit refuses (printing what it would withdraw), activation is
     // refused while no priority op is late, and the contract refuses an exit proof.
-    let out = exit(alice_ks, &[]).await;
+    let out = common::exit(&l1_url, info.rollup, alice_ks, &[]).await;
     let (stdout, stderr) = common::texts(&out);
     assert_eq!(
         out.status.code(),
@@ -413,7 +366,7 @@ async fn exodus(
         stdout.contains(&format!("account {alice_id} of {alice}")),
         "{stdout}"
     );
-    let out = exit(alice_ks, &["--activate"]).await;
+    let out = common::exit(&l1_url, info.rollup, alice_ks, &["--activate"]).await;
     let (stdout, stderr) = common::texts(&out);
     assert_eq!(
         out.status.code(),
@@ -426,7 +379,13 @@ async fn exodus(
         "{stderr}"
     );
     // A dry run needs no key: Bob never had one.
-    let out = exit(alice_ks, &["--dry-run", "--address", &bob.to_string()]).await;
+    let out = common::exit(
+        &l1_url,
+        info.rollup,
+        alice_ks,
+        &["--dry-run", "--address", &bob.to_string()],
+    )
+    .await;
     let (stdout, stderr) = common::texts(&out);
     assert!(
         out.status.success(),
@@ -471,34 +430,18 @@ async fn exodus(
             .wallet(EthereumWallet::from(alice_l1.clone()))
             .connect_http(devnet.anvil.endpoint_url()),
     );
-    let revert = |e: alloy::contract::Error| {
-        e.as_decoded_interface_error::<ZkRollup::ZkRollupErrors>()
-            .unwrap_or_else(|| panic!("not a rollup error: {e}"))
-    };
     let err = alice_rollup
         .exodusWithdraw(alice_proof.clone())
         .send()
         .await
         .unwrap_err();
     assert!(matches!(
-        revert(err),
+        common::revert(err),
         ZkRollup::ZkRollupErrors::ExodusNotActive(_)
     ));
 
     // (c) Past Carol's deadline, anyone may start exodus: Alice's exit does, with --activate.
-    let deadline = queued.deadline;
-    let now = l1
-        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
-        .await
-        .unwrap()
-        .unwrap()
-        .header
-        .timestamp;
-    let _: serde_json::Value = l1
-        .raw_request("evm_increaseTime".into(), (deadline - now + 60,))
-        .await
-        .unwrap();
-    let _: serde_json::Value = l1.raw_request("evm_mine".into(), ()).await.unwrap();
+    common::pass_deadline(&l1, queued.deadline).await;
 
     let held_before = l1.get_balance(info.rollup).await.unwrap();
     let pending_before = {
@@ -534,7 +477,7 @@ async fn exodus(
         if let Some(a) = &address {
             args.extend(["--address", a]);
         }
-        let out = exit(keystore, &args).await;
+        let out = common::exit(&l1_url, info.rollup, keystore, &args).await;
         let (stdout, stderr) = common::texts(&out);
         assert!(out.status.success(), "exit {args:?}:\n{stdout}\n{stderr}");
         println!("causeway exit {args:?}:\n{stdout}");
@@ -625,7 +568,7 @@ async fn exodus(
         .await
         .unwrap_err();
     assert!(matches!(
-        revert(err),
+        common::revert(err),
         ZkRollup::ZkRollupErrors::AlreadyExited(e) if e.accountId == alice_id.get() && e.tokenId == 0
     ));
     let err = carol_rollup
@@ -634,7 +577,7 @@ async fn exodus(
         .await
         .unwrap_err();
     assert!(matches!(
-        revert(err),
+        common::revert(err),
         ZkRollup::ZkRollupErrors::NotReclaimable(_)
     ));
     stopped.await.unwrap();
@@ -644,7 +587,7 @@ async fn exodus(
         "the late batch was never proven"
     );
     // And the tool, run again, has nothing left to do.
-    let out = exit(alice_ks, &[]).await;
+    let out = common::exit(&l1_url, info.rollup, alice_ks, &[]).await;
     let (stdout, stderr) = common::texts(&out);
     assert!(out.status.success(), "{stdout}\n{stderr}");
     assert!(stdout.contains("nothing left to withdraw"), "{stdout}");

@@ -49,6 +49,14 @@ alloy::sol!(
     "../../contracts/artifacts/StateTree.json"
 );
 
+alloy::sol!(
+    /// A plain ERC-20 for development networks and tests (`contracts/src/DevToken.sol`): the
+    /// whole supply to the deployer, no minting after. NOT a production token.
+    #[sol(rpc)]
+    DevToken,
+    "../../contracts/artifacts/DevToken.json"
+);
+
 #[cfg(test)]
 mod tests {
     use std::path::Path;

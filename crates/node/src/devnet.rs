@@ -3,22 +3,26 @@
 //!
 //! Steps: start anvil (mining a block every `l1_block_time` seconds, so that confirmations
 //! come without traffic) → deploy the verifier of the devnet's batch shape (development keys
-//! from a public seed: NOT FOR PRODUCTION), the exit-proof tree and the rollup → write the
-//! node's configuration → the operator deposits first, so that the fee account (account 0)
-//! is the operator's → the test accounts deposit → start the node.
+//! from a public seed: NOT FOR PRODUCTION), the exit-proof tree and the rollup → deploy
+//! [`DEV_TOKEN_SYMBOL`], a plain ERC-20, list it as token 1 and give each test account
+//! [`DEV_TOKEN_GRANT`] of it on L1 → write the node's configuration → the operator deposits
+//! first, so that the fee account (account 0) is the operator's → the test accounts deposit
+//! ETH → start the node.
 //!
 //! The test accounts are anvil's well-known dev accounts 1 to 3 (public keys of a public
-//! mnemonic: never use them on a real network). Account 0 of anvil is the operator.
+//! mnemonic: never use them on a real network). Account 0 of anvil is the operator. They hold
+//! the dev token on L1 only: depositing it (`causeway wallet deposit --token 1`) is left to
+//! the user, so that the devnet's start costs no extra batch proofs.
 
 use crate::NodeFatal;
 use crate::config::{L1Section, NodeConfig, ProverSection, SequencerSection};
 use crate::run::{RunningNode, start};
 use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, U256};
-use alloy::providers::{Provider, ProviderBuilder};
+use alloy::providers::ProviderBuilder;
 use alloy::signers::local::PrivateKeySigner;
 use causeway_bindings::anvil::{Anvil, DEV_KEY};
-use causeway_bindings::{BatchVerifier, StateTree, ZkRollup};
+use causeway_bindings::{BatchVerifier, DevToken, StateTree, ZkRollup};
 use causeway_l1::batch::root_word;
 use causeway_l1_gen::{BATCH_SHAPE, DEV_SEED};
 use causeway_stf::{MemoryState, StateView};
@@ -33,6 +37,13 @@ pub const TEST_KEYS: [&str; 3] = [
 ];
 
 const ETHER: u128 = 1_000_000_000_000_000_000;
+
+/// The symbol of the devnet's ERC-20 (18 decimals), listed as token 1.
+pub const DEV_TOKEN_SYMBOL: &str = "CDT";
+/// What each test account holds of the dev token on L1 at start: 1,000,000 CDT.
+pub const DEV_TOKEN_GRANT: u128 = 1_000_000 * ETHER;
+/// The dev token's supply, all of it the operator's before the grants: 1,000,000,000 CDT.
+const DEV_TOKEN_SUPPLY: u128 = 1_000_000_000 * ETHER;
 
 /// How to start a devnet.
 #[derive(Debug, Clone)]
@@ -76,7 +87,8 @@ pub struct Deployment {
     pub rollup: Address,
     pub verifier: Address,
     pub state_tree: Address,
-    /// The L1 block the rollup was deployed in.
+    /// The L1 block the rollup was deployed in (from its receipt, so that a watcher starting
+    /// there misses none of its events).
     pub block: u64,
 }
 
@@ -98,7 +110,7 @@ pub async fn deploy(
         .connect_http(url);
     let verifier = BatchVerifier::deploy(&l1).await.map_err(NodeFatal::l1)?;
     let state_tree = StateTree::deploy(&l1).await.map_err(NodeFatal::l1)?;
-    let rollup = ZkRollup::deploy(
+    let receipt = ZkRollup::deploy_builder(
         &l1,
         *verifier.address(),
         *state_tree.address(),
@@ -108,15 +120,75 @@ pub async fn deploy(
         priority_deadline,
         root_word(&MemoryState::new().root()),
     )
+    .send()
+    .await
+    .map_err(NodeFatal::l1)?
+    .get_receipt()
     .await
     .map_err(NodeFatal::l1)?;
-    let block = l1.get_block_number().await.map_err(NodeFatal::l1)?;
+    let (Some(rollup), Some(block)) = (receipt.contract_address, receipt.block_number) else {
+        return Err(NodeFatal::L1(format!(
+            "the rollup's deployment {} did not create a contract",
+            receipt.transaction_hash
+        )));
+    };
     Ok(Deployment {
-        rollup: *rollup.address(),
+        rollup,
         verifier: *verifier.address(),
         state_tree: *state_tree.address(),
         block,
     })
+}
+
+/// Deploys the dev token with its whole supply to `governance`, lists it on `rollup` (the
+/// next token id: 1 on a fresh devnet) and gives each of `holders` [`DEV_TOKEN_GRANT`] on L1.
+pub async fn deploy_dev_token(
+    l1_url: &str,
+    rollup: Address,
+    governance: PrivateKeySigner,
+    holders: &[Address],
+) -> Result<Address, NodeFatal> {
+    let url = l1_url
+        .parse()
+        .map_err(|e| NodeFatal::Config(format!("{l1_url}: {e}")))?;
+    let l1 = ProviderBuilder::new()
+        .wallet(EthereumWallet::from(governance))
+        .connect_http(url);
+    let token = DevToken::deploy(
+        &l1,
+        "Causeway Dev Token".to_owned(),
+        DEV_TOKEN_SYMBOL.to_owned(),
+        U256::from(DEV_TOKEN_SUPPLY),
+    )
+    .await
+    .map_err(NodeFatal::l1)?;
+    let listed = ZkRollup::new(rollup, &l1)
+        .listToken(*token.address())
+        .send()
+        .await
+        .map_err(NodeFatal::l1)?
+        .get_receipt()
+        .await
+        .map_err(NodeFatal::l1)?;
+    if !listed.status() {
+        return Err(NodeFatal::L1("listing the dev token reverted".into()));
+    }
+    for holder in holders {
+        let granted = token
+            .transfer(*holder, U256::from(DEV_TOKEN_GRANT))
+            .send()
+            .await
+            .map_err(NodeFatal::l1)?
+            .get_receipt()
+            .await
+            .map_err(NodeFatal::l1)?;
+        if !granted.status() {
+            return Err(NodeFatal::L1(format!(
+                "the dev token grant to {holder} reverted"
+            )));
+        }
+    }
+    Ok(*token.address())
 }
 
 /// Deposits `amount` wei from `key`'s L1 account to its own L2 account.
@@ -155,6 +227,8 @@ pub struct Devnet {
     pub anvil: Anvil,
     pub node: RunningNode,
     pub deployment: Deployment,
+    /// The dev token's L1 address (token 1).
+    pub dev_token: Address,
     pub config: NodeConfig,
     pub l1_url: String,
 }
@@ -176,7 +250,17 @@ pub async fn start_devnet(opts: DevnetOptions) -> Result<Devnet, NodeFatal> {
         BATCH_SHAPE.chunks,
     )
     .await?;
-    tracing::info!(rollup = %deployment.rollup, "contracts deployed");
+    let test_accounts: Vec<Address> = TEST_KEYS
+        .iter()
+        .map(|key| {
+            key.parse::<PrivateKeySigner>()
+                .expect("a valid key")
+                .address()
+        })
+        .collect();
+    let dev_token =
+        deploy_dev_token(&l1_url, deployment.rollup, operator.clone(), &test_accounts).await?;
+    tracing::info!(rollup = %deployment.rollup, %dev_token, "contracts deployed");
 
     let key_file = opts.data_dir.join("operator.key");
     std::fs::write(&key_file, DEV_KEY)?;
@@ -222,6 +306,7 @@ pub async fn start_devnet(opts: DevnetOptions) -> Result<Devnet, NodeFatal> {
         anvil,
         node,
         deployment,
+        dev_token,
         config,
         l1_url,
     })
@@ -240,8 +325,15 @@ impl Devnet {
         out += &format!("rollup      {}\n", self.deployment.rollup);
         out += &format!("verifier    {}\n", self.deployment.verifier);
         out += &format!("state tree  {}\n", self.deployment.state_tree);
+        out += &format!(
+            "dev token   {}  token 1, {DEV_TOKEN_SYMBOL}, 18 decimals\n",
+            self.dev_token
+        );
         out += &format!("data        {}\n", self.config.data_dir.display());
-        out += "test accounts (anvil's public dev keys: never use them on a real network):\n";
+        out += &format!(
+            "test accounts, {} {DEV_TOKEN_SYMBOL} each on L1 (anvil's public dev keys: never use them on a real network):\n",
+            DEV_TOKEN_GRANT / ETHER
+        );
         for key in TEST_KEYS {
             let signer: PrivateKeySigner = key.parse().expect("a valid key");
             out += &format!("  {}  key {}\n", signer.address(), key);

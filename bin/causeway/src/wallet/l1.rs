@@ -27,6 +27,29 @@ alloy::sol! {
     }
 }
 
+/// The symbol and decimals of listed ERC-20 `id` at `address`, as its contract reports them.
+/// `decimals` is required; `symbol` is optional in ERC-20 (and some old tokens return
+/// bytes32), so a token without a readable one is called `token-<id>`.
+pub async fn erc20_meta<P: Provider>(
+    provider: &P,
+    id: u16,
+    address: Address,
+) -> Result<TokenMeta, alloy::contract::Error> {
+    let erc20 = IERC20::new(address, provider);
+    let decimals = erc20.decimals().call().await?;
+    let symbol = erc20
+        .symbol()
+        .call()
+        .await
+        .unwrap_or_else(|_| format!("token-{id}"));
+    Ok(TokenMeta {
+        id,
+        address,
+        symbol,
+        decimals,
+    })
+}
+
 /// How long the wallet waits for one of its L1 transactions to be mined.
 const RECEIPT_TIMEOUT: Duration = Duration::from_secs(300);
 
@@ -150,23 +173,9 @@ impl L1 {
         if id == 0 {
             return Ok(TokenMeta::eth());
         }
-        let erc20 = IERC20::new(address, &self.provider);
-        let decimals =
-            erc20.decimals().call().await.map_err(|e| {
-                self.failed(format!("reading decimals() of token {id} ({address})"), e)
-            })?;
-        // `symbol` is optional in ERC-20 (and some old tokens return bytes32).
-        let symbol = erc20
-            .symbol()
-            .call()
+        erc20_meta(&self.provider, id, address)
             .await
-            .unwrap_or_else(|_| format!("token-{id}"));
-        Ok(TokenMeta {
-            id,
-            address,
-            symbol,
-            decimals,
-        })
+            .map_err(|e| self.failed(format!("reading decimals() of token {id} ({address})"), e))
     }
 
     /// Deposits `amount` of `token` from `from` (the signer) to the L2 account of `to`.

@@ -187,3 +187,81 @@ pub fn texts(output: &std::process::Output) -> (String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// The password of the test keystores, as `causeway` reads it from the environment.
+pub const PASSWORD: (&str, &str) = ("CAUSEWAY_PASSWORD", "exodus test password");
+
+/// Imports the L1 key `key` into the keystore `dir/<name>.json` with `causeway wallet import`,
+/// as a user would (the key file is removed afterwards), and returns the keystore's path.
+pub async fn import_keystore(dir: &std::path::Path, name: &str, key: &str) -> std::path::PathBuf {
+    let key_file = dir.join(format!("{name}.key"));
+    std::fs::write(&key_file, key).unwrap();
+    let path = dir.join(format!("{name}.json"));
+    let out = causeway(
+        &[
+            "wallet",
+            "--keystore",
+            path.to_str().unwrap(),
+            "import",
+            "--from-file",
+            key_file.to_str().unwrap(),
+        ],
+        &[PASSWORD],
+    )
+    .await;
+    assert!(out.status.success(), "import: {:?}", texts(&out));
+    std::fs::remove_file(key_file).unwrap();
+    path
+}
+
+/// `causeway exit` against `rollup` on `l1_url` with the key in `keystore`, plus `extra`
+/// arguments. Logs are read from block 0 in ranges of 16 blocks: many bounded `eth_getLogs`
+/// requests, as against a provider that caps them.
+pub async fn exit(
+    l1_url: &str,
+    rollup: Address,
+    keystore: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    let rollup = rollup.to_string();
+    let mut args = vec![
+        "exit",
+        "--l1-rpc",
+        l1_url,
+        "--rollup",
+        &rollup,
+        "--from-block",
+        "0",
+        "--log-range",
+        "16",
+        "--keystore",
+        keystore.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    causeway(&args, &[PASSWORD]).await
+}
+
+/// Moves anvil's clock to a minute past `deadline` (a unix time) and mines a block there.
+pub async fn pass_deadline(l1: &impl alloy::providers::Provider, deadline: u64) {
+    let now = l1
+        .get_block_by_number(alloy::eips::BlockNumberOrTag::Latest)
+        .await
+        .unwrap()
+        .unwrap()
+        .header
+        .timestamp;
+    let _: serde_json::Value = l1
+        .raw_request(
+            "evm_increaseTime".into(),
+            (deadline.saturating_sub(now) + 60,),
+        )
+        .await
+        .unwrap();
+    let _: serde_json::Value = l1.raw_request("evm_mine".into(), ()).await.unwrap();
+}
+
+/// The rollup's custom error in a failed call or transaction; panics on any other failure.
+pub fn revert(e: alloy::contract::Error) -> causeway_bindings::ZkRollup::ZkRollupErrors {
+    e.as_decoded_interface_error::<causeway_bindings::ZkRollup::ZkRollupErrors>()
+        .unwrap_or_else(|| panic!("not a rollup error: {e}"))
+}
