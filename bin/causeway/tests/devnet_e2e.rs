@@ -1,7 +1,9 @@
 //! The whole node end to end on a real anvil with real proofs: a devnet is started (contracts
 //! deployed, the operator and three test accounts deposit), then over JSON-RPC a test account
 //! registers its L2 key, transfers to a new address and withdraws to L1; the withdrawal is
-//! claimed on L1 and the recipient's balance grows by exactly the amount. On the way the node
+//! claimed on L1 and the recipient's balance grows by exactly the amount. Meanwhile another
+//! test account leaves by a FullExit on L1 (`causeway wallet full-exit --wait executed`), which
+//! the node includes; its claim pays exactly the account's balance. On the way the node
 //! refuses a bad signature, a wrong nonce, an overdraft, a fee below the floor and malformed
 //! JSON, and none of them changes anything. At the end the contract's ETH equals what it owes
 //! (`pooled` on L2 plus pending withdrawals) and the L2 balances add up to the deposits.
@@ -160,6 +162,37 @@ async fn deposit_transfer_withdraw_claim_on_a_devnet() {
         .await
         .expect("withdraw");
 
+    // Dan leaves through L1: `causeway wallet full-exit` queues a FullExit of all his ETH and
+    // follows it until its batch executes (the node must include it). It runs beside the
+    // withdrawal's wait.
+    let dan_l1: PrivateKeySigner = TEST_KEYS[2].parse().unwrap();
+    let dan = dan_l1.address();
+    until("Dan's deposit", Duration::from_secs(60), || async {
+        account(&client, dan).await.filter(|a| eth(a) == 10 * ETHER)
+    })
+    .await;
+    let dan_ks = common::import_keystore(dir.path(), "dan", TEST_KEYS[2]).await;
+    let wallet_args: Vec<String> = [
+        "wallet",
+        "--keystore",
+        dan_ks.to_str().unwrap(),
+        "--rpc",
+        &format!("http://{}", devnet.node.rpc_addr),
+        "--l1-rpc",
+        &devnet.anvil.endpoint(),
+        "full-exit",
+        "--wait",
+        "executed",
+        "--timeout",
+        "900",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let full_exit = tokio::spawn(async move {
+        let args: Vec<&str> = wallet_args.iter().map(String::as_str).collect();
+        common::causeway(&args, &[common::PASSWORD]).await
+    });
+
     let bob_account = until("bob's account", Duration::from_secs(30), || async {
         account(&client, bob).await
     })
@@ -203,8 +236,37 @@ async fn deposit_transfer_withdraw_claim_on_a_devnet() {
         U256::from(ETHER / 2)
     );
 
+    // Dan's full exit executed: his whole balance is claimable on L1 (anyone may send the
+    // claim; he gets exactly that), and his L2 account holds nothing.
+    let out = full_exit.await.unwrap();
+    let (stdout, stderr) = common::texts(&out);
+    assert!(out.status.success(), "full-exit:\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("full exit #") && stdout.contains("executed"),
+        "{stdout}"
+    );
+    assert_eq!(eth(&account(&client, dan).await.unwrap()), 0);
+    assert_eq!(
+        rollup.pending(dan, 0).call().await.unwrap(),
+        U256::from(10 * ETHER)
+    );
+    let dan_l1_before = l1.get_balance(dan).await.unwrap();
+    let receipt = rollup
+        .withdrawPending(dan, 0)
+        .send()
+        .await
+        .unwrap()
+        .get_receipt()
+        .await
+        .unwrap();
+    assert!(receipt.status());
+    assert_eq!(
+        l1.get_balance(dan).await.unwrap() - dan_l1_before,
+        U256::from(10 * ETHER)
+    );
+
     // Conservation: the contract holds what it owes, and L2 holds the deposits minus the
-    // withdrawal (fees only move between accounts).
+    // withdrawal and the full exit (fees only move between accounts).
     let held = l1.get_balance(info.rollup).await.unwrap();
     let pooled = rollup.pooled(0).call().await.unwrap();
     assert_eq!(held, pooled);
@@ -223,7 +285,7 @@ async fn deposit_transfer_withdraw_claim_on_a_devnet() {
     {
         total += account(&client, address).await.map_or(0, |a| eth(&a));
     }
-    assert_eq!(total, ETHER + 3 * 10 * ETHER - ETHER / 2);
+    assert_eq!(total, ETHER + 2 * 10 * ETHER - ETHER / 2);
     assert_eq!(U256::from(total), pooled);
 
     // viem reads the node as it reads any Ethereum RPC.
@@ -290,7 +352,9 @@ async fn exodus(
         let a = account(client, owner)
             .await
             .expect("an account of the executed state");
-        expected.insert(owner, eth(&a));
+        if eth(&a) > 0 {
+            expected.insert(owner, eth(&a));
+        }
     }
     assert_eq!(expected[&carol], 10 * ETHER);
 
@@ -421,7 +485,10 @@ async fn exodus(
     for owner in owners {
         let ids = causeway_l1::exodus::accounts_of(&state, owner);
         assert_eq!(ids.len(), 1);
-        assert_eq!(state.balance(ids[0], TokenId::ETH), expected[&owner]);
+        assert_eq!(
+            state.balance(ids[0], TokenId::ETH),
+            expected.get(&owner).copied().unwrap_or(0)
+        );
     }
     let alice_proof = causeway_l1::exodus::exit_proof(&state, alice_id, TokenId::ETH).unwrap();
     let alice_rollup = ZkRollup::new(
@@ -462,7 +529,8 @@ async fn exodus(
 
     // (d) Every account of the state exits: Alice and Carol with their own keys; the fee
     // account, Dan and Bob (created by a transfer, never touched again, no key) with Alice
-    // paying the gas; Erin has nothing executed and gets nothing.
+    // paying the gas; Erin has nothing executed and Dan nothing left after his full exit:
+    // they get nothing.
     let runs: Vec<(&std::path::Path, Option<Address>, &[&str])> = vec![
         (alice_ks, None, &["--activate"]),
         (carol_ks, None, &[]),
@@ -528,7 +596,9 @@ async fn exodus(
         *paid_to.entry(e.owner).or_default() += e.amount.to::<u128>();
     }
     assert_eq!(paid_to[&carol], expected[&carol] + ETHER);
-    for owner in [operator, bob, dan] {
+    assert!(!expected.contains_key(&dan), "Dan left by his full exit");
+    assert_eq!(l1.get_balance(dan).await.unwrap(), l1_before[&dan]);
+    for owner in [operator, bob] {
         assert_eq!(paid_to[&owner], expected[&owner]);
         // They paid no gas: their L1 balance grew by exactly that.
         assert_eq!(
