@@ -6,7 +6,8 @@
 //! killed (kill -9) while transfers are in flight and blocks are open, then started again on
 //! the same data directory. Every acknowledged transfer must be there, and the balances must
 //! show each applied transfer exactly once (Alice's nonce counts them). The node then goes on:
-//! a new transfer is accepted and every sealed block is committed on L1. Proving is off here
+//! a new transfer is accepted and every sealed block is committed on L1, and a batch committed
+//! before the crash still reports its L1 commit transaction. Proving is off here
 //! (no workers): this test is about the sequencer and the submitter.
 
 mod common;
@@ -132,7 +133,15 @@ async fn kill_9_mid_block_loses_nothing_and_applies_nothing_twice() {
     .await;
     let id = AccountId::new(funded.id).unwrap();
     let (l2, cpk) = activate(&alice_l1, id, 0, WITHDRAW_FEE, &domain);
-    client.send_op(&request(&cpk)).await.expect("ChangePubKey");
+    let cpk_hash = client.send_op(&request(&cpk)).await.expect("ChangePubKey");
+    // Its batch committed on L1 before the crash: the restarted node must still report the
+    // commit transaction (recovered from the contract's events).
+    let cpk_commit = until(
+        "the ChangePubKey committed",
+        Duration::from_secs(60),
+        || async { client.get_op_status(cpk_hash).await.unwrap()?.commit_tx },
+    )
+    .await;
 
     // Transfers until the kill; each acknowledged one is remembered.
     let bob = Address::repeat_byte(0xb0);
@@ -177,6 +186,12 @@ async fn kill_9_mid_block_loses_nothing_and_applies_nothing_twice() {
         let status = client.get_op_status(*hash).await.unwrap();
         assert!(status.is_some(), "acknowledged op {hash} lost in the crash");
     }
+    let cpk_status = client.get_op_status(cpk_hash).await.unwrap().unwrap();
+    assert_eq!(
+        cpk_status.commit_tx,
+        Some(cpk_commit),
+        "the commit transaction of a batch committed before the crash"
+    );
     let after = account(&client, alice).await.unwrap();
     let applied = u128::from(after.nonce - 1); // nonce 0 was the ChangePubKey
     assert!(

@@ -3,13 +3,30 @@
 //! `executeBatches`) must pass back verbatim. The contract keeps only its hash, so after a
 //! restart the submitter recovers it from the `BatchCommitted` event.
 //!
-//! Invariant: [`stored_batch`] returns a `StoredBatch` whose hash is the contract's current
-//! `batchHashes[number]`, never one of an earlier commit of the same number that was reverted.
+//! [`batch_txs`] recovers from the same events which L1 transactions committed, proved and
+//! executed each batch, so that a restarted node can still report them.
+//!
+//! Invariants:
+//! - [`stored_batch`] returns a `StoredBatch` whose hash is the contract's current
+//!   `batchHashes[number]`, never one of an earlier commit of the same number that was
+//!   reverted.
+//! - [`batch_txs`] reads the events in chain order, so a batch reverted and committed again
+//!   reports its live commit, and a reverted batch that was not committed again reports none.
 
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::Provider;
-use alloy::sol_types::SolValue;
+use alloy::rpc::types::Filter;
+use alloy::sol_types::{SolEvent, SolValue};
 use causeway_bindings::{BatchChain::StoredBatch, ZkRollup};
+use std::collections::BTreeMap;
+
+/// The L1 transactions that moved one batch, as far as L1 knows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchTxs {
+    pub commit: Option<B256>,
+    pub prove: Option<B256>,
+    pub execute: Option<B256>,
+}
 
 /// The contract's batch counters (`batchesExecuted <= batchesProven <= batchesCommitted`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,6 +45,14 @@ pub enum RollupError {
         what: &'static str,
         #[source]
         source: alloy::contract::Error,
+    },
+    /// `eth_getLogs` failed (infrastructure: retry).
+    #[error("L1 eth_getLogs of blocks {from}..={to}: {source}")]
+    Logs {
+        from: u64,
+        to: u64,
+        #[source]
+        source: alloy::transports::TransportError,
     },
     /// Batch `number` is not (or no longer) committed.
     #[error("batch {number} is not committed (the contract has {committed})")]
@@ -113,4 +138,64 @@ pub async fn stored_batch<P: Provider>(
         .map(|(event, _)| event.batch)
         .find(|batch| batch.number == number && keccak256(batch.abi_encode()) == hash)
         .ok_or(RollupError::NotFound { number, hash })
+}
+
+/// The transactions of every batch, from the contract's `BatchCommitted`, `BatchesProven`,
+/// `BatchExecuted` and `BatchesReverted` events in blocks `from_block..=latest`, read at most
+/// `log_range` blocks per `eth_getLogs` (providers cap the range). Events that do not decode
+/// are skipped: they are not the contract's.
+pub async fn batch_txs<P: Provider>(
+    l1: &P,
+    rollup: Address,
+    from_block: u64,
+    log_range: u64,
+) -> Result<BTreeMap<u64, BatchTxs>, RollupError> {
+    let latest = l1
+        .get_block_number()
+        .await
+        .map_err(|source| RollupError::Logs {
+            from: from_block,
+            to: from_block,
+            source,
+        })?;
+    let mut txs = BTreeMap::<u64, BatchTxs>::new();
+    let mut from = from_block;
+    while from <= latest {
+        let to = latest.min(from.saturating_add(log_range.max(1) - 1));
+        let filter = Filter::new()
+            .address(rollup)
+            .event_signature(vec![
+                ZkRollup::BatchCommitted::SIGNATURE_HASH,
+                ZkRollup::BatchesProven::SIGNATURE_HASH,
+                ZkRollup::BatchExecuted::SIGNATURE_HASH,
+                ZkRollup::BatchesReverted::SIGNATURE_HASH,
+            ])
+            .from_block(from)
+            .to_block(to);
+        let logs = l1
+            .get_logs(&filter)
+            .await
+            .map_err(|source| RollupError::Logs { from, to, source })?;
+        // Nodes return logs in chain order.
+        for log in logs {
+            let Some(tx) = log.transaction_hash else {
+                continue;
+            };
+            if let Ok(e) = log.log_decode::<ZkRollup::BatchCommitted>() {
+                txs.entry(e.inner.data.batch.number).or_default().commit = Some(tx);
+            } else if let Ok(e) = log.log_decode::<ZkRollup::BatchesProven>() {
+                for n in e.inner.data.fromNumber..=e.inner.data.toNumber {
+                    txs.entry(n).or_default().prove = Some(tx);
+                }
+            } else if let Ok(e) = log.log_decode::<ZkRollup::BatchExecuted>() {
+                txs.entry(e.inner.data.number).or_default().execute = Some(tx);
+            } else if let Ok(e) = log.log_decode::<ZkRollup::BatchesReverted>() {
+                for n in e.inner.data.fromNumber..=e.inner.data.toNumber {
+                    txs.remove(&n);
+                }
+            }
+        }
+        from = to + 1;
+    }
+    Ok(txs)
 }

@@ -19,14 +19,15 @@
 use crate::NodeFatal;
 use crate::sequencer::SequencerHandle;
 use alloy::network::TransactionBuilder;
-use alloy::primitives::{Address, B256, Bytes};
+use alloy::primitives::{Address, Bytes};
 use alloy::rpc::types::TransactionRequest;
 use alloy::sol_types::SolCall;
 use causeway_bindings::BatchChain::{CommitInfo, StoredBatch};
 use causeway_bindings::ZkRollup;
 use causeway_circuit::export::proof_to_evm;
 use causeway_l1::batch::{field_word, proof_words, root_word, withdrawals};
-use causeway_l1::rollup::{BatchCounters, batch_counters, stored_batch};
+pub use causeway_l1::rollup::BatchTxs;
+use causeway_l1::rollup::{BatchCounters, batch_counters, batch_txs, stored_batch};
 use causeway_l1::send::{SendError, TxSender};
 use causeway_primitives::{ChangePubKeyAuth, Op};
 use causeway_prover::JobQueue;
@@ -36,21 +37,14 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-/// The L1 transactions of one batch, as far as this node sent them.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct BatchTxs {
-    pub commit: Option<B256>,
-    pub prove: Option<B256>,
-    pub execute: Option<B256>,
-}
-
 /// How far L1 got, for the RPC.
 #[derive(Debug, Default)]
 pub struct L1Progress {
     pub committed: AtomicU64,
     pub proven: AtomicU64,
     pub executed: AtomicU64,
-    /// Transactions sent since this node started (earlier ones are on L1, not here).
+    /// Each batch's L1 transactions: recovered from the contract's events when the submitter
+    /// starts, then recorded as it sends them.
     pub txs: Mutex<BTreeMap<u64, BatchTxs>>,
 }
 
@@ -73,6 +67,10 @@ impl L1Progress {
         txs.get(&number).copied().unwrap_or_default()
     }
 }
+
+/// Blocks per `eth_getLogs` when recovering earlier batches' transactions (providers cap the
+/// range; 10,000 is within the common limits).
+const RECOVERY_LOG_RANGE: u64 = 10_000;
 
 /// The submitter's settings.
 #[derive(Debug, Clone)]
@@ -120,6 +118,7 @@ impl Submitter {
 
     /// Runs rounds until a fatal error; transient L1 failures are retried.
     pub async fn run(mut self) -> Result<(), NodeFatal> {
+        self.recover_txs().await;
         loop {
             match self.round().await {
                 Ok(Step::Sent) => continue,
@@ -130,6 +129,31 @@ impl Submitter {
                 }
                 Err(Failure::Fatal(e)) => return Err(e),
             }
+        }
+    }
+
+    /// Fills in the L1 transactions of the batches settled before this node started, from the
+    /// contract's events. They are only reported (op status), never acted on, so a failure is
+    /// logged and settlement goes on.
+    async fn recover_txs(&self) {
+        let found = batch_txs(
+            self.sender.provider(),
+            self.cfg.rollup,
+            self.cfg.deploy_block,
+            RECOVERY_LOG_RANGE,
+        )
+        .await;
+        match found {
+            Ok(found) => {
+                let mut txs = self.progress.txs.lock().unwrap_or_else(|e| e.into_inner());
+                for (number, t) in found {
+                    let known = txs.entry(number).or_default();
+                    known.commit = known.commit.or(t.commit);
+                    known.prove = known.prove.or(t.prove);
+                    known.execute = known.execute.or(t.execute);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "earlier batches' L1 transactions not recovered"),
         }
     }
 
