@@ -86,14 +86,7 @@ async fn settle<P: Provider>(
         .iter()
         .map(|b| commit_info(&b.sealed, &b.ops, fee_account))
         .collect();
-    let receipt = rollup
-        .commitBatches(last, infos)
-        .send()
-        .await
-        .expect("commit sent")
-        .get_receipt()
-        .await
-        .expect("commit mined");
+    let receipt = common::mined(rollup.commitBatches(last, infos)).await;
     assert!(receipt.status(), "commit reverted");
     let stored: Vec<BatchChain::StoredBatch> = receipt
         .inner
@@ -113,28 +106,14 @@ async fn settle<P: Provider>(
             ))
         })
         .collect();
-    let receipt = rollup
-        .proveBatches(stored.clone(), proofs)
-        .send()
-        .await
-        .expect("prove sent")
-        .get_receipt()
-        .await
-        .expect("prove mined");
+    let receipt = common::mined(rollup.proveBatches(stored.clone(), proofs)).await;
     assert!(receipt.status(), "proofs refused");
 
     let lists = blocks
         .iter()
         .map(|b| withdrawals(&b.sealed.pubdata()).expect("own pubdata decodes"))
         .collect();
-    let receipt = rollup
-        .executeBatches(stored.clone(), lists)
-        .send()
-        .await
-        .expect("execute sent")
-        .get_receipt()
-        .await
-        .expect("execute mined");
+    let receipt = common::mined(rollup.executeBatches(stored.clone(), lists)).await;
     assert!(receipt.status(), "execution reverted");
     stored.last().expect("one batch at least").clone()
 }
@@ -234,29 +213,14 @@ async fn exodus_after_the_operator_censors_a_full_exit() {
     for (key, token_id, amount) in deposits {
         let user = as_user(key);
         let receipt = if token_id == TokenId::ETH {
-            user.depositETH(key.address())
-                .value(U256::from(amount))
-                .send()
-                .await
+            common::mined(user.depositETH(key.address()).value(U256::from(amount))).await
         } else {
             let erc20 = DevToken::new(token_address, user.provider());
-            let approved = erc20
-                .approve(deployment.rollup, U256::from(amount))
-                .send()
-                .await
-                .unwrap()
-                .get_receipt()
-                .await
-                .unwrap();
+            let approved =
+                common::mined(erc20.approve(deployment.rollup, U256::from(amount))).await;
             assert!(approved.status());
-            user.depositERC20(token_address, U256::from(amount), key.address())
-                .send()
-                .await
-        }
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+            common::mined(user.depositERC20(token_address, U256::from(amount), key.address())).await
+        };
         assert!(receipt.status(), "deposit of {amount} by {}", key.address());
     }
     let b1 = op.seal(vec![
@@ -273,28 +237,13 @@ async fn exodus_after_the_operator_censors_a_full_exit() {
     assert_eq!(op.state.account_id(&bob), Some(bob_id));
 
     // 2. Bob asks to leave with his ETH (priority op 4); then Dave deposits (op 5).
-    let receipt = as_user(&bob_l1)
-        .requestFullExit(bob_id.get(), 0)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = common::mined(as_user(&bob_l1).requestFullExit(bob_id.get(), 0)).await;
     let full_exit = receipt
         .decoded_log::<ZkRollup::FullExitQueued>()
         .expect("FullExitQueued")
         .data;
     assert_eq!(full_exit.opId, 4);
-    let receipt = as_user(&dave_l1)
-        .depositETH(dave)
-        .value(U256::from(ETHER))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = common::mined(as_user(&dave_l1).depositETH(dave).value(U256::from(ETHER))).await;
     let dave_deposit = receipt
         .decoded_log::<ZkRollup::DepositQueued>()
         .expect("DepositQueued")

@@ -222,14 +222,7 @@ async fn deposit_transfer_withdraw_claim_on_a_devnet() {
         rollup.pending(recipient, 0).call().await.unwrap(),
         U256::from(ETHER / 2)
     );
-    let receipt = rollup
-        .withdrawPending(recipient, 0)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = common::mined(rollup.withdrawPending(recipient, 0)).await;
     assert!(receipt.status());
     assert_eq!(
         l1.get_balance(recipient).await.unwrap(),
@@ -251,14 +244,7 @@ async fn deposit_transfer_withdraw_claim_on_a_devnet() {
         U256::from(10 * ETHER)
     );
     let dan_l1_before = l1.get_balance(dan).await.unwrap();
-    let receipt = rollup
-        .withdrawPending(dan, 0)
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = common::mined(rollup.withdrawPending(dan, 0)).await;
     assert!(receipt.status());
     assert_eq!(
         l1.get_balance(dan).await.unwrap() - dan_l1_before,
@@ -397,15 +383,7 @@ async fn exodus(
             .wallet(EthereumWallet::from(carol_l1.clone()))
             .connect_http(devnet.anvil.endpoint_url()),
     );
-    let receipt = carol_rollup
-        .depositETH(carol)
-        .value(U256::from(ETHER))
-        .send()
-        .await
-        .unwrap()
-        .get_receipt()
-        .await
-        .unwrap();
+    let receipt = common::mined(carol_rollup.depositETH(carol).value(U256::from(ETHER))).await;
     let queued = receipt
         .decoded_log::<ZkRollup::DepositQueued>()
         .expect("DepositQueued")

@@ -17,9 +17,10 @@
 use crate::NodeFatal;
 use crate::config::{L1Section, NodeConfig, ProverSection, SequencerSection};
 use crate::run::{RunningNode, start};
+use alloy::contract::{CallBuilder, CallDecoder};
 use alloy::network::EthereumWallet;
 use alloy::primitives::{Address, U256};
-use alloy::providers::ProviderBuilder;
+use alloy::providers::{Provider, ProviderBuilder};
 use alloy::signers::local::PrivateKeySigner;
 use causeway_bindings::anvil::{Anvil, DEV_KEY};
 use causeway_bindings::{BatchVerifier, DevToken, StateTree, ZkRollup};
@@ -101,13 +102,8 @@ pub async fn deploy(
     priority_deadline: u64,
     chunks: usize,
 ) -> Result<Deployment, NodeFatal> {
-    let url = l1_url
-        .parse()
-        .map_err(|e| NodeFatal::Config(format!("{l1_url}: {e}")))?;
     let address = operator.address();
-    let l1 = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(operator))
-        .connect_http(url);
+    let l1 = signing(l1_url, operator)?;
     let verifier = BatchVerifier::deploy(&l1).await.map_err(NodeFatal::l1)?;
     let state_tree = StateTree::deploy(&l1).await.map_err(NodeFatal::l1)?;
     let receipt = ZkRollup::deploy_builder(
@@ -140,6 +136,35 @@ pub async fn deploy(
     })
 }
 
+/// A provider on `l1_url` that signs with `key`.
+fn signing(l1_url: &str, key: PrivateKeySigner) -> Result<impl Provider + Clone, NodeFatal> {
+    let url = l1_url
+        .parse()
+        .map_err(|e| NodeFatal::Config(format!("{l1_url}: {e}")))?;
+    Ok(ProviderBuilder::new()
+        .wallet(EthereumWallet::from(key))
+        .connect_http(url))
+}
+
+/// Sends a contract call and waits for its receipt; `what` names it if it reverts.
+async fn mined<P: Provider, D: CallDecoder>(
+    call: CallBuilder<P, D>,
+    what: impl FnOnce() -> String,
+) -> Result<(), NodeFatal> {
+    let receipt = call
+        .send()
+        .await
+        .map_err(NodeFatal::l1)?
+        .get_receipt()
+        .await
+        .map_err(NodeFatal::l1)?;
+    if receipt.status() {
+        Ok(())
+    } else {
+        Err(NodeFatal::L1(format!("{} reverted", what())))
+    }
+}
+
 /// Deploys the dev token with its whole supply to `governance`, lists it on `rollup` (the
 /// next token id: 1 on a fresh devnet) and gives each of `holders` [`DEV_TOKEN_GRANT`] on L1.
 pub async fn deploy_dev_token(
@@ -148,12 +173,7 @@ pub async fn deploy_dev_token(
     governance: PrivateKeySigner,
     holders: &[Address],
 ) -> Result<Address, NodeFatal> {
-    let url = l1_url
-        .parse()
-        .map_err(|e| NodeFatal::Config(format!("{l1_url}: {e}")))?;
-    let l1 = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(governance))
-        .connect_http(url);
+    let l1 = signing(l1_url, governance)?;
     let token = DevToken::deploy(
         &l1,
         "Causeway Dev Token".to_owned(),
@@ -162,31 +182,16 @@ pub async fn deploy_dev_token(
     )
     .await
     .map_err(NodeFatal::l1)?;
-    let listed = ZkRollup::new(rollup, &l1)
-        .listToken(*token.address())
-        .send()
-        .await
-        .map_err(NodeFatal::l1)?
-        .get_receipt()
-        .await
-        .map_err(NodeFatal::l1)?;
-    if !listed.status() {
-        return Err(NodeFatal::L1("listing the dev token reverted".into()));
-    }
+    mined(
+        ZkRollup::new(rollup, &l1).listToken(*token.address()),
+        || "listing the dev token".to_owned(),
+    )
+    .await?;
     for holder in holders {
-        let granted = token
-            .transfer(*holder, U256::from(DEV_TOKEN_GRANT))
-            .send()
-            .await
-            .map_err(NodeFatal::l1)?
-            .get_receipt()
-            .await
-            .map_err(NodeFatal::l1)?;
-        if !granted.status() {
-            return Err(NodeFatal::L1(format!(
-                "the dev token grant to {holder} reverted"
-            )));
-        }
+        mined(token.transfer(*holder, U256::from(DEV_TOKEN_GRANT)), || {
+            format!("the dev token grant to {holder}")
+        })
+        .await?;
     }
     Ok(*token.address())
 }
@@ -198,28 +203,14 @@ pub async fn deposit_eth(
     key: &PrivateKeySigner,
     amount: u128,
 ) -> Result<(), NodeFatal> {
-    let url = l1_url
-        .parse()
-        .map_err(|e| NodeFatal::Config(format!("{l1_url}: {e}")))?;
-    let l1 = ProviderBuilder::new()
-        .wallet(EthereumWallet::from(key.clone()))
-        .connect_http(url);
-    let receipt = ZkRollup::new(rollup, &l1)
-        .depositETH(key.address())
-        .value(U256::from(amount))
-        .send()
-        .await
-        .map_err(NodeFatal::l1)?
-        .get_receipt()
-        .await
-        .map_err(NodeFatal::l1)?;
-    if !receipt.status() {
-        return Err(NodeFatal::L1(format!(
-            "deposit from {} reverted",
-            key.address()
-        )));
-    }
-    Ok(())
+    let l1 = signing(l1_url, key.clone())?;
+    mined(
+        ZkRollup::new(rollup, &l1)
+            .depositETH(key.address())
+            .value(U256::from(amount)),
+        || format!("deposit from {}", key.address()),
+    )
+    .await
 }
 
 /// A running devnet: anvil, the contracts and the node.

@@ -265,3 +265,15 @@ pub fn revert(e: alloy::contract::Error) -> causeway_bindings::ZkRollup::ZkRollu
     e.as_decoded_interface_error::<causeway_bindings::ZkRollup::ZkRollupErrors>()
         .unwrap_or_else(|| panic!("not a rollup error: {e}"))
 }
+
+/// Sends a contract call as a transaction and waits for its receipt (which may show a revert).
+pub async fn mined<P: alloy::providers::Provider, D: alloy::contract::CallDecoder>(
+    call: alloy::contract::CallBuilder<P, D>,
+) -> alloy::rpc::types::TransactionReceipt {
+    call.send()
+        .await
+        .expect("sent")
+        .get_receipt()
+        .await
+        .expect("mined")
+}
