@@ -28,8 +28,9 @@
 //!    keeps at most `--pipeline` transfers in flight, in nonce order, and sends the next one
 //!    when one is acknowledged (closed loop). BUSY answers (mempool or sender limit) are
 //!    retried and counted; any other error stops that sender and is reported.
-//! 5. After the load: the mempool drains, then the chain's progress (blocks, L1 commits,
-//!    prover jobs queued), a check that nothing acknowledged was lost (op statuses of a random
+//! 5. After the load: the mempool drains, then the chain's progress (blocks, L1 commits, how
+//!    many blocks the witness stage had not turned into prover jobs yet and how long it took to
+//!    catch up, prover jobs queued), a check that nothing acknowledged was lost (op statuses of a random
 //!    sample and of every sender's last transfer, and every sender's nonce), and the node
 //!    process's CPU time (per thread) and peak RSS from `/proc`.
 //!
@@ -1211,13 +1212,28 @@ async fn report_after(
     // A few L1 blocks for the commits of the last blocks.
     tokio::time::sleep(Duration::from_secs(3)).await;
     let s = client.status().await.context("causeway_status")?;
-    let pending = std::fs::read_dir(data_dir.join("prover").join("pending"))
-        .map(|d| {
-            d.flatten()
-                .filter_map(|e| e.metadata().ok())
-                .fold((0u64, 0u64), |(n, bytes), m| (n + 1, bytes + m.len()))
-        })
-        .unwrap_or((0, 0));
+    let jobs_dir = data_dir.join("prover").join("pending");
+    let queued = || {
+        std::fs::read_dir(&jobs_dir)
+            .map(|d| {
+                d.flatten()
+                    .filter(|e| e.file_name().to_string_lossy().ends_with(".job"))
+                    .filter_map(|e| e.metadata().ok())
+                    .fold((0u64, 0u64), |(n, bytes), m| (n + 1, bytes + m.len()))
+            })
+            .unwrap_or((0, 0))
+    };
+    // The witness stage writes jobs behind the sequencer: how far behind it was, and how long
+    // it took to catch up.
+    let behind = s.latest_block.saturating_sub(queued().0);
+    let t = Instant::now();
+    let catch_up_limit = Duration::from_secs(600);
+    while queued().0 < s.latest_block && t.elapsed() < catch_up_limit {
+        node.check_alive()?;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let caught_up = t.elapsed();
+    let pending = queued();
     let blocks = s.latest_block.saturating_sub(before.latest_block);
     println!(
         "after the run (mempool drained {:.1?} after the load stopped, then 3 s):",
@@ -1240,11 +1256,21 @@ async fn report_after(
         s.executed
     );
     println!(
+        "  witness stage: {behind} blocks without a prover job once the mempool drained; \
+         {} after {:.1?}",
+        if pending.0 >= s.latest_block {
+            "caught up"
+        } else {
+            "still behind"
+        },
+        caught_up
+    );
+    println!(
         "  prover jobs queued: {} ({} MB in {}; one per sealed block: {}), none proven: no \
          prover runs (prover.workers = 0)",
         pending.0,
         pending.1 >> 20,
-        data_dir.join("prover").join("pending").display(),
+        jobs_dir.display(),
         if pending.0 == s.latest_block {
             "yes"
         } else {

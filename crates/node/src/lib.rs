@@ -21,6 +21,7 @@ pub mod run;
 pub mod sequencer;
 pub mod service;
 pub mod settle;
+pub mod witness;
 
 /// A failure after which the node stops.
 #[derive(Debug, thiserror::Error)]

@@ -24,9 +24,11 @@
 //!    same parked ops: nothing acknowledged is lost, nothing is applied twice.
 //! 3. **Sealed with its journal.** A sealed block is committed together with the removal of
 //!    the journal entries it executed, in one storage transaction.
-//! 4. **Proof job first.** A block's prover job is written before the block is committed, so
-//!    every committed block has its job; a job left by a block that never got committed (a
-//!    crash in between) is discarded on restart.
+//! 4. **Every committed block gets a prover job, in order.** Blocks run without recording the
+//!    circuit's witness; once committed, a block goes to the witness stage
+//!    ([`crate::witness`]), which re-executes it on its own thread and writes its job. The
+//!    stage lags like proving does and resumes after a crash; stopping the sequencer waits
+//!    for it.
 //! 5. **Priority ops in order.** Deposits and full exits arrive from the L1 watcher already
 //!    confirmed and in queue order; they are executed in that order and never parked or
 //!    refused for fees.
@@ -44,9 +46,9 @@
 
 use crate::NodeFatal;
 use crate::config::{FeeSchedule, SequencerConfig};
-use causeway_circuit::batch::BatchInput;
+use crate::witness::{JobShape, Task, WitnessStage};
 use causeway_primitives::{AccountId, Address, B256, Balance, Nonce, Op, OpKind, PackedPoint};
-use causeway_prover::{Job, JobQueue};
+use causeway_prover::JobQueue;
 use causeway_rpc::api::NodeError;
 use causeway_stf::{
     BlockContext, Executor, MemoryState, OpError, SignatureCheck, WitnessMode, verify_signatures,
@@ -156,6 +158,8 @@ pub struct Progress {
     pub latest_block: AtomicU64,
     /// Ops accepted and not yet sealed.
     pub mempool: AtomicU64,
+    /// The latest block whose prover job is written (the witness stage's progress).
+    pub witnessed: AtomicU64,
 }
 
 /// The handle other tasks send commands through.
@@ -260,14 +264,13 @@ struct SealedBlock {
     record: BlockRecord,
     diff: causeway_stf::StateDiff,
     consumed: Vec<u64>,
-    job: Job,
 }
 
 /// The sequencer's state between blocks.
 pub struct Sequencer {
     db: Database,
     cfg: SequencerConfig,
-    queue: JobQueue,
+    witness: WitnessStage,
     mempool: Mempool,
     progress: Arc<Progress>,
     next_seq: u64,
@@ -306,12 +309,23 @@ impl Sequencer {
             cfg.token_count = cfg.token_count.max(stored.token_count);
             cfg.auths.extend(stored.auths);
         }
+        let witness = WitnessStage::start(
+            &db,
+            queue,
+            JobShape {
+                shape: cfg.shape,
+                domain: cfg.domain,
+                fee_account: cfg.fee_account,
+            },
+            &context(&cfg),
+            progress.clone(),
+        )?;
         let next_seq = db.journal_next();
         let next_priority = db.next_priority_op();
         Ok(Self {
             db,
             cfg,
-            queue,
+            witness,
             mempool: Mempool::default(),
             progress,
             next_seq,
@@ -335,19 +349,27 @@ impl Sequencer {
             .fold(self.next_priority, u64::max))
     }
 
-    /// Runs until [`Command::Stop`] (or the channel closes) or a fatal error.
+    /// Runs until [`Command::Stop`] (or the channel closes) or a fatal error; then lets the
+    /// witness stage write the jobs of the blocks committed so far.
     pub fn run(mut self, rx: Receiver<Command>) -> Result<(), NodeFatal> {
+        let outcome = self.run_blocks(&rx);
+        let witnessed = self.witness.finish();
+        outcome.and(witnessed)
+    }
+
+    fn run_blocks(&mut self, rx: &Receiver<Command>) -> Result<(), NodeFatal> {
         let mut replay: std::collections::VecDeque<(u64, Op)> =
             self.db.journal().map_err(NodeFatal::storage)?.into();
         if !replay.is_empty() {
             tracing::info!(ops = replay.len(), "replaying the mempool journal");
         }
         loop {
+            self.witness.check()?;
             self.apply_l1_updates()?;
-            let ctx = self.context();
-            let (block, stop) = self.run_block(&ctx, &rx, &mut replay)?;
+            let ctx = context(&self.cfg);
+            let (block, stop) = self.run_block(&ctx, rx, &mut replay)?;
             if let Some(block) = block {
-                self.commit(block)?;
+                self.commit(block, ctx)?;
             }
             if stop {
                 return Ok(());
@@ -374,16 +396,6 @@ impl Sequencer {
         Ok(())
     }
 
-    fn context(&self) -> BlockContext {
-        BlockContext {
-            domain: self.cfg.domain,
-            fee_account: self.cfg.fee_account,
-            token_count: self.cfg.token_count,
-            onchain_auths: self.cfg.auths.clone(),
-            max_fee_tokens: self.cfg.shape.fee_slots,
-        }
-    }
-
     /// Fills one block until it must be sealed; returns it (if it has ops) and whether to
     /// stop.
     fn run_block(
@@ -396,7 +408,7 @@ impl Sequencer {
         // blocks (journal appends go through `&self`).
         let db: &Database = &self.db;
         let mut open = OpenBlock {
-            exec: Executor::new(db.state(), ctx, WitnessMode::Record),
+            exec: Executor::new(db.state(), ctx, WitnessMode::Skip),
             chunks: 0,
             first_op: None,
             full: false,
@@ -553,13 +565,18 @@ impl Sequencer {
         }
     }
 
-    /// Writes the block's prover job, then commits the block with its journal entries.
-    fn commit(&mut self, block: SealedBlock) -> Result<(), NodeFatal> {
+    /// Commits the block with its journal entries, then hands it to the witness stage.
+    fn commit(&mut self, block: SealedBlock, ctx: BlockContext) -> Result<(), NodeFatal> {
         let number = block.record.number;
-        self.queue.submit(&block.job).map_err(NodeFatal::prover)?;
         self.db
             .commit_block_consuming(&block.record, &block.diff, &block.consumed)
             .map_err(NodeFatal::storage)?;
+        self.witness.send(Task {
+            number,
+            ctx,
+            ops: block.record.ops.clone(),
+            new_root: block.record.new_root,
+        })?;
         for seq in &block.consumed {
             self.mempool.hashes.retain(|_, s| s != seq);
         }
@@ -888,7 +905,7 @@ impl<'s> BlockRun<'s> {
             .store(self.mempool.len() as u64, Ordering::Relaxed);
     }
 
-    /// Seals the open block (if it ran anything) and builds its prover job.
+    /// Seals the open block (if it ran anything).
     fn seal(&mut self, open: OpenBlock<'s>) -> Result<Option<SealedBlock>, NodeFatal> {
         self.flush()?;
         if open.first_op.is_none() {
@@ -899,14 +916,6 @@ impl<'s> BlockRun<'s> {
             .seal()
             .map_err(|e| NodeFatal::Seal(e.to_string()))?;
         let number = self.db.latest_block().unwrap_or(0) + 1;
-        let witness = sealed.witness.as_ref().expect("recorded");
-        let input = BatchInput::new(
-            self.cfg.shape,
-            self.cfg.domain,
-            self.cfg.fee_account,
-            witness,
-        )
-        .map_err(|e| NodeFatal::Seal(e.to_string()))?;
         let (consumed, ops): (Vec<u64>, Vec<Op>) = self.mempool.open.iter().cloned().unzip();
         let record = BlockRecord {
             number,
@@ -924,8 +933,18 @@ impl<'s> BlockRun<'s> {
             record,
             diff: sealed.diff,
             consumed,
-            job: Job { id: number, input },
         }))
+    }
+}
+
+/// The context a block runs under: the configuration and what L1 said so far.
+fn context(cfg: &SequencerConfig) -> BlockContext {
+    BlockContext {
+        domain: cfg.domain,
+        fee_account: cfg.fee_account,
+        token_count: cfg.token_count,
+        onchain_auths: cfg.auths.clone(),
+        max_fee_tokens: cfg.shape.fee_slots,
     }
 }
 

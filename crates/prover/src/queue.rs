@@ -8,6 +8,7 @@
 //! <queue>/proofs/<id>.proof           a ProofRecord (atomically); the claim is then removed
 //! <queue>/failed/<id>.txt             why the job cannot be proven; the job moves beside it
 //! <queue>/failed/<id>.job
+//! <queue>/produced                   the producer's own mark: the last id it submitted in order
 //! ```
 //!
 //! Invariants and their reasons:
@@ -37,6 +38,7 @@ const PENDING: &str = "pending";
 const CLAIMED: &str = "claimed";
 const PROOFS: &str = "proofs";
 const FAILED: &str = "failed";
+const PRODUCED: &str = "produced";
 
 /// A queue directory.
 #[derive(Debug, Clone)]
@@ -124,6 +126,45 @@ impl JobQueue {
             }
             Err(e) => Err(ProverError::io(&path, e)),
         }
+    }
+
+    /// Whether job `id` is here in any state: pending, claimed, proven or failed. A producer
+    /// resuming after a crash uses it to skip a job it submitted but had not marked yet (see
+    /// [`JobQueue::set_produced`]), since ids must not be reused.
+    pub fn knows(&self, id: u64) -> Result<bool, ProverError> {
+        if self.pending_path(id).exists()
+            || self.proof_path(id).exists()
+            || self.failure_path(id).exists()
+        {
+            return Ok(true);
+        }
+        let prefix = format!("{id}.");
+        Ok(self
+            .entries(CLAIMED)?
+            .iter()
+            .any(|name| name.starts_with(&prefix)))
+    }
+
+    /// The producer's mark: the last id it submitted, every earlier one included; `None`
+    /// before the first [`JobQueue::set_produced`].
+    pub fn produced(&self) -> Result<Option<u64>, ProverError> {
+        let path = self.root.join(PRODUCED);
+        match fs::read_to_string(&path) {
+            Ok(text) => text.trim().parse().map(Some).map_err(|_| {
+                ProverError::io(
+                    &path,
+                    io::Error::new(io::ErrorKind::InvalidData, "not a job id"),
+                )
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(ProverError::io(&path, e)),
+        }
+    }
+
+    /// Records (atomically, durably) that every job up to `id` has been submitted.
+    pub fn set_produced(&self, id: u64) -> Result<(), ProverError> {
+        let path = self.root.join(PRODUCED);
+        durable::write(&path, id.to_string().as_bytes()).map_err(|e| ProverError::io(&path, e))
     }
 
     /// Removes pending jobs and proofs whose id is above `last`: a producer that writes a job
@@ -378,6 +419,34 @@ mod tests {
         assert_eq!(q.failure(1).unwrap().as_deref(), Some("bad batch"));
         q.release(b).unwrap();
         assert_eq!(q.pending().unwrap(), vec![1, 2]);
+    }
+
+    #[test]
+    fn knows_a_job_in_every_state_and_keeps_the_producers_mark() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = JobQueue::open(dir.path()).unwrap();
+        assert_eq!(q.produced().unwrap(), None);
+        for id in [1, 2, 3, 11] {
+            q.submit(&job(id)).unwrap();
+        }
+        let one = q.claim("w").unwrap().unwrap();
+        let two = q.claim("w").unwrap().unwrap();
+        q.fail(two, "bad batch").unwrap();
+        // 1 claimed, 2 failed, 3 and 11 pending; 4 never submitted (and "1" is not "11").
+        assert!(q.knows(1).unwrap() && q.knows(2).unwrap() && q.knows(3).unwrap());
+        assert!(!q.knows(4).unwrap());
+        q.release(one).unwrap();
+        q.set_produced(3).unwrap();
+        q.set_produced(11).unwrap();
+        assert_eq!(
+            JobQueue::open(dir.path()).unwrap().produced().unwrap(),
+            Some(11)
+        );
+        std::fs::write(dir.path().join(PRODUCED), "eleven").unwrap();
+        assert!(
+            q.produced().is_err(),
+            "a damaged mark is an error, not a restart from 0"
+        );
     }
 
     #[test]
