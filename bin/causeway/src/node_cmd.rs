@@ -1,7 +1,9 @@
 //! `causeway devnet` and `causeway node`: running the node from the command line.
 //!
-//! Both run until Ctrl-C (or SIGTERM), then stop the node cleanly: the open block is sealed,
-//! a proof in progress finishes. A kill -9 is also safe (see `causeway_node::sequencer`).
+//! Both run until Ctrl-C (or SIGTERM), then stop the node cleanly: the open block is sealed
+//! and the witness stage writes the jobs of the committed blocks; a proof in progress is
+//! abandoned, and the next start proves that job again. A kill -9 is also safe (see
+//! `causeway_node::sequencer`).
 
 use causeway_node::NodeFatal;
 use causeway_node::config::NodeConfig;

@@ -361,9 +361,9 @@ async fn exodus(
     )
     .await;
     assert_eq!(committed.stage, OpStage::Committed, "proven too early");
-    // Stopping first aborts the L1 submitter and closes the RPC, then waits for the prover
-    // thread to finish the batch's proof, which nobody will submit: that wait runs in the
-    // background while the test goes on (no proof time added).
+    // Stopping aborts the L1 submitter, closes the RPC and waits for the sequencer; the
+    // prover thread's proof of the batch, which nobody will submit, is abandoned. The stop
+    // runs in the background while the test goes on.
     let stopped = tokio::spawn(devnet.node.stop());
     until("the node's RPC closed", Duration::from_secs(30), || async {
         client.status().await.is_err().then_some(())

@@ -1,9 +1,12 @@
 //! Assembling a node from its configuration and running it.
 //!
 //! The parts and where they run:
-//! - the sequencer: its own thread (it owns the database);
-//! - prover workers: `prover.workers` threads proving the queue in `<data_dir>/prover`
-//!   (more can run as `causeway prover worker` processes on the same directory);
+//! - the sequencer: its own thread (it owns the database), and the witness stage's thread
+//!   (prover jobs of committed blocks);
+//! - prover workers: `prover.workers` threads proving the queue in `<data_dir>/prover`, named
+//!   `node-<i>` (more can run as `causeway prover worker` processes on the same directory).
+//!   A stop does not wait for a proof in progress: the thread is left to the process's exit,
+//!   and the next start takes the job back at once ([`JobQueue::requeue_workers`]);
 //! - the L1 watcher and the L1 submitter: tokio tasks;
 //! - the JSON-RPC server: jsonrpsee on tokio.
 //!
@@ -43,8 +46,13 @@ pub struct RunningNode {
     stop_workers: Arc<AtomicBool>,
     failures: mpsc::UnboundedReceiver<NodeFatal>,
     threads: Vec<std::thread::JoinHandle<()>>,
+    /// Prover threads: told to stop, never waited for (see the module docs).
+    provers: Vec<std::thread::JoinHandle<()>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
+
+/// The name prefix of the node's own prover workers.
+const NODE_WORKERS: &str = "node-";
 
 fn read_key(cfg: &NodeConfig) -> Result<PrivateKeySigner, NodeFatal> {
     let text = std::fs::read_to_string(&cfg.operator_key_file).map_err(|e| {
@@ -122,6 +130,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeFatal> {
     }
 
     let stop_workers = Arc::new(AtomicBool::new(false));
+    let mut provers = Vec::new();
     if cfg.prover.workers > 0 {
         let mode = match cfg.prover.dev_seed {
             Some(seed) => KeyMode::Development { seed },
@@ -134,16 +143,19 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeFatal> {
                 .unwrap_or_else(|| cfg.data_dir.join("keys")),
             mode,
         )?);
+        // Claims of this node's workers can only be left by its previous run.
+        let back = queue
+            .requeue_workers(NODE_WORKERS)
+            .map_err(NodeFatal::prover)?;
+        if !back.is_empty() {
+            tracing::info!(jobs = ?back, "took back the jobs the last run was proving");
+        }
         for i in 0..cfg.prover.workers {
-            let worker = Worker::new(
-                format!("node-{}-{i}", std::process::id()),
-                queue.clone(),
-                keys.clone(),
-            )?
-            .with_requeue(Duration::from_secs(120));
+            let worker = Worker::new(format!("{NODE_WORKERS}{i}"), queue.clone(), keys.clone())?
+                .with_requeue(Duration::from_secs(120));
             let stop = stop_workers.clone();
             let fail = fail_tx.clone();
-            threads.push(
+            provers.push(
                 std::thread::Builder::new()
                     .name(format!("prover-{i}"))
                     .spawn(move || {
@@ -222,6 +234,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeFatal> {
         stop_workers,
         failures,
         threads,
+        provers,
         tasks,
     })
 }
@@ -240,7 +253,8 @@ fn spawn_part(
 
 impl RunningNode {
     /// Waits until a part fails (its error) or `shutdown` resolves (`Ok`), then stops the
-    /// node: the sequencer seals its open block, provers finish their proof.
+    /// node: the sequencer seals its open block, the witness stage writes its jobs, a proof
+    /// in progress is abandoned.
     pub async fn run_until(
         mut self,
         shutdown: impl std::future::Future<Output = ()>,
@@ -253,7 +267,8 @@ impl RunningNode {
         outcome
     }
 
-    /// Stops every part and waits for the threads.
+    /// Stops every part and waits for the sequencer (which waits for the witness stage); a
+    /// proof in progress is abandoned (see the module docs).
     pub async fn stop(self) {
         let _ = self.rpc.stop();
         for task in &self.tasks {
@@ -264,6 +279,7 @@ impl RunningNode {
             .send_blocking(crate::sequencer::Command::Stop);
         self.stop_workers
             .store(true, std::sync::atomic::Ordering::Relaxed);
+        drop(self.provers);
         let threads = self.threads;
         let _ = tokio::task::spawn_blocking(move || {
             for t in threads {

@@ -269,12 +269,28 @@ impl JobQueue {
     /// worker died or hangs); returns their ids.
     pub fn requeue_stale(&self, older_than: Duration) -> Result<Vec<u64>, ProverError> {
         let now = SystemTime::now();
+        self.requeue_if(|_, touched| now.duration_since(touched).unwrap_or_default() >= older_than)
+    }
+
+    /// Puts back every job claimed by a worker whose name starts with `prefix`; returns their
+    /// ids. A process that runs its own workers under such names calls it when it starts:
+    /// claims under them can only be left by its previous run, whose proofs died with it, so
+    /// waiting for them to go stale would only delay the proofs.
+    pub fn requeue_workers(&self, prefix: &str) -> Result<Vec<u64>, ProverError> {
+        self.requeue_if(|worker, _| worker.starts_with(prefix))
+    }
+
+    /// Puts back the claims for which `abandoned(worker, last touched)` holds.
+    fn requeue_if(
+        &self,
+        abandoned: impl Fn(&str, SystemTime) -> bool,
+    ) -> Result<Vec<u64>, ProverError> {
         let mut requeued = Vec::new();
         for name in self.entries(CLAIMED)? {
-            let Some(id) = name
+            let Some((id, worker)) = name
                 .strip_suffix(".job")
                 .and_then(|rest| rest.split_once('.'))
-                .and_then(|(id, _worker)| id.parse::<u64>().ok())
+                .and_then(|(id, worker)| Some((id.parse::<u64>().ok()?, worker)))
             else {
                 continue;
             };
@@ -284,13 +300,13 @@ impl JobQueue {
                 Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                 Err(e) => return Err(ProverError::io(&path, e)),
             };
-            if now.duration_since(touched).unwrap_or_default() < older_than {
+            if !abandoned(worker, touched) {
                 continue;
             }
             let to = self.pending_path(id);
             match fs::rename(&path, &to) {
                 Ok(()) => {
-                    tracing::warn!(id, claim = %name, "requeued a stale claim");
+                    tracing::warn!(id, claim = %name, "requeued an abandoned claim");
                     requeued.push(id);
                 }
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -447,6 +463,22 @@ mod tests {
             q.produced().is_err(),
             "a damaged mark is an error, not a restart from 0"
         );
+    }
+
+    #[test]
+    fn a_process_takes_back_the_claims_of_its_own_workers() {
+        let dir = tempfile::tempdir().unwrap();
+        let q = JobQueue::open(dir.path()).unwrap();
+        for id in [1, 2, 3] {
+            q.submit(&job(id)).unwrap();
+        }
+        let _mine = q.claim("node-0").unwrap().unwrap();
+        let _old_style = q.claim("node-4242-1").unwrap().unwrap();
+        let _other = q.claim("gpu-box-1").unwrap().unwrap();
+        assert_eq!(q.requeue_workers("node-").unwrap(), vec![1, 2]);
+        assert_eq!(q.pending().unwrap(), vec![1, 2]);
+        assert!(q.knows(3).unwrap(), "another worker's claim stays");
+        assert!(q.requeue_workers("node-").unwrap().is_empty());
     }
 
     #[test]
