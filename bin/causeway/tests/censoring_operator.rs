@@ -367,19 +367,8 @@ async fn exodus_after_the_operator_censors_a_full_exit() {
         );
     }
     assert_eq!(withdrawn, expected);
-    let reclaimed = rollup
-        .DepositReclaimed_filter()
-        .from_block(exodus_block)
-        .query()
-        .await
-        .unwrap();
-    assert_eq!(reclaimed.len(), 1);
     assert_eq!(
-        (
-            reclaimed[0].0.opId,
-            reclaimed[0].0.owner,
-            reclaimed[0].0.amount
-        ),
+        common::only_reclaim(&rollup, exodus_block).await,
         (5, dave, ETHER)
     );
 

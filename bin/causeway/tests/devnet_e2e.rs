@@ -548,19 +548,8 @@ async fn exodus(
     }
     assert_eq!(by_owner, expected, "each account's executed balance");
     assert!(!by_owner.contains_key(&erin));
-    let reclaimed = rollup
-        .DepositReclaimed_filter()
-        .from_block(exodus_block)
-        .query()
-        .await
-        .unwrap();
-    assert_eq!(reclaimed.len(), 1);
     assert_eq!(
-        (
-            reclaimed[0].0.opId,
-            reclaimed[0].0.owner,
-            reclaimed[0].0.amount
-        ),
+        common::only_reclaim(&rollup, exodus_block).await,
         (queued.opId, carol, ETHER)
     );
     let paid = rollup

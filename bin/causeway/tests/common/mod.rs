@@ -277,3 +277,19 @@ pub async fn mined<P: alloy::providers::Provider, D: alloy::contract::CallDecode
         .await
         .expect("mined")
 }
+
+/// The one deposit reclaimed on `rollup` from L1 block `from` on: (op id, owner, amount).
+pub async fn only_reclaim<P: alloy::providers::Provider>(
+    rollup: &causeway_bindings::ZkRollup::ZkRollupInstance<P>,
+    from: u64,
+) -> (u64, Address, u128) {
+    let reclaimed = rollup
+        .DepositReclaimed_filter()
+        .from_block(from)
+        .query()
+        .await
+        .unwrap();
+    assert_eq!(reclaimed.len(), 1, "one reclaim");
+    let e = &reclaimed[0].0;
+    (e.opId, e.owner, e.amount)
+}
