@@ -353,8 +353,12 @@ impl Sequencer {
     /// witness stage write the jobs of the blocks committed so far.
     pub fn run(mut self, rx: Receiver<Command>) -> Result<(), NodeFatal> {
         let outcome = self.run_blocks(&rx);
-        let witnessed = self.witness.finish();
-        outcome.and(witnessed)
+        // A failed witness stage is the cause when both fail (the sequencer then only saw
+        // that the stage stopped).
+        match self.witness.finish() {
+            Err(e) => Err(e),
+            Ok(()) => outcome,
+        }
     }
 
     fn run_blocks(&mut self, rx: &Receiver<Command>) -> Result<(), NodeFatal> {
