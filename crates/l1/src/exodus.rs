@@ -44,6 +44,7 @@ use sha2::{Digest, Sha256};
 
 use crate::BadL1Data;
 use crate::batch::{field_word, root_word};
+use crate::logs::logs_in_ranges;
 use crate::rollup::{RollupError, batch_counters};
 
 /// Blocks per `eth_getLogs` request by default: what most hosted L1 endpoints allow.
@@ -245,38 +246,6 @@ fn decoded<E: SolEvent>(log: &Log, event: &'static str) -> Result<(E, B256), Bad
     Ok((decoded.data, tx))
 }
 
-/// Every log of `filter` (without a block range) in `[from, head]`, read `range` blocks at a
-/// time, in log order.
-async fn logs_in_ranges<P: Provider>(
-    l1: &P,
-    filter: Filter,
-    from: u64,
-    head: u64,
-    range: u64,
-    what: &'static str,
-    mut progress: impl FnMut(u64),
-) -> Result<Vec<Log>, ExodusError> {
-    let range = range.max(1);
-    let mut logs = Vec::new();
-    let mut start = from;
-    while start <= head {
-        let end = head.min(start.saturating_add(range - 1));
-        let part = l1
-            .get_logs(&filter.clone().from_block(start).to_block(end))
-            .await
-            .map_err(rpc(what))?;
-        // A log the node flags as removed was reorganized away.
-        logs.extend(part.into_iter().filter(|log| !log.removed));
-        progress(end);
-        if end == head {
-            break;
-        }
-        start = end + 1;
-    }
-    logs.sort_by_key(|log| (log.block_number, log.log_index));
-    Ok(logs)
-}
-
 /// A `BatchCommitted` log, decoded.
 #[derive(Clone)]
 struct CommitLog {
@@ -312,16 +281,11 @@ pub async fn executed_chain<P: Provider>(
     let filter = Filter::new()
         .address(src.rollup)
         .event_signature(ZkRollup::BatchCommitted::SIGNATURE_HASH);
-    let logs = logs_in_ranges(
-        l1,
-        filter,
-        src.from_block,
-        head,
-        src.log_range,
-        "eth_getLogs(BatchCommitted)",
-        |block| progress(Progress::Logs { block, head }),
-    )
-    .await?;
+    let logs = logs_in_ranges(l1, filter, src.from_block, head, src.log_range, |block| {
+        progress(Progress::Logs { block, head })
+    })
+    .await
+    .map_err(rpc("eth_getLogs(BatchCommitted)"))?;
     let mut by_number: HashMap<u64, Vec<CommitLog>> = HashMap::new();
     for log in &logs {
         let (event, tx) = decoded::<ZkRollup::BatchCommitted>(log, "BatchCommitted")?;
@@ -693,16 +657,9 @@ pub async fn reclaimable_deposits<P: Provider>(
         .address(src.rollup)
         .event_signature(ZkRollup::DepositQueued::SIGNATURE_HASH)
         .topic2(to.into_word());
-    let logs = logs_in_ranges(
-        l1,
-        filter,
-        src.from_block,
-        head,
-        src.log_range,
-        "eth_getLogs(DepositQueued)",
-        |_| {},
-    )
-    .await?;
+    let logs = logs_in_ranges(l1, filter, src.from_block, head, src.log_range, |_| {})
+        .await
+        .map_err(rpc("eth_getLogs(DepositQueued)"))?;
     let mut deposits = Vec::new();
     for log in &logs {
         let (event, tx) = decoded::<ZkRollup::DepositQueued>(log, "DepositQueued")?;

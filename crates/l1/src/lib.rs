@@ -21,6 +21,7 @@ use causeway_primitives::IdError;
 
 pub mod batch;
 pub mod exodus;
+mod logs;
 pub mod rollup;
 pub mod send;
 pub mod watch;

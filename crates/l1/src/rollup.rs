@@ -13,9 +13,10 @@
 //! - [`batch_txs`] reads the events in chain order, so a batch reverted and committed again
 //!   reports its live commit, and a reverted batch that was not committed again reports none.
 
+use crate::logs::logs_in_ranges;
 use alloy::primitives::{Address, B256, U256, keccak256};
 use alloy::providers::Provider;
-use alloy::rpc::types::Filter;
+use alloy::rpc::types::{Filter, TransactionReceipt};
 use alloy::sol_types::{SolEvent, SolValue};
 use causeway_bindings::{BatchChain::StoredBatch, ZkRollup};
 use std::collections::BTreeMap;
@@ -46,11 +47,10 @@ pub enum RollupError {
         #[source]
         source: alloy::contract::Error,
     },
-    /// `eth_getLogs` failed (infrastructure: retry).
-    #[error("L1 eth_getLogs of blocks {from}..={to}: {source}")]
-    Logs {
-        from: u64,
-        to: u64,
+    /// A JSON-RPC request other than a contract call failed (infrastructure: retry).
+    #[error("L1 {what}: {source}")]
+    Rpc {
+        what: &'static str,
         #[source]
         source: alloy::transports::TransportError,
     },
@@ -140,6 +140,18 @@ pub async fn stored_batch<P: Provider>(
         .ok_or(RollupError::NotFound { number, hash })
 }
 
+/// The `StoredBatch`es a `commitBatches` transaction committed, from its receipt's
+/// `BatchCommitted` events, in order.
+pub fn committed_in(receipt: &TransactionReceipt) -> Vec<StoredBatch> {
+    receipt
+        .inner
+        .logs()
+        .iter()
+        .filter_map(|log| log.log_decode::<ZkRollup::BatchCommitted>().ok())
+        .map(|log| log.inner.data.batch)
+        .collect()
+}
+
 /// The transactions of every batch, from the contract's `BatchCommitted`, `BatchesProven`,
 /// `BatchExecuted` and `BatchesReverted` events in blocks `from_block..=latest`, read at most
 /// `log_range` blocks per `eth_getLogs` (providers cap the range). Events that do not decode
@@ -153,49 +165,40 @@ pub async fn batch_txs<P: Provider>(
     let latest = l1
         .get_block_number()
         .await
-        .map_err(|source| RollupError::Logs {
-            from: from_block,
-            to: from_block,
+        .map_err(|source| RollupError::Rpc {
+            what: "eth_blockNumber",
+            source,
+        })?;
+    let filter = Filter::new().address(rollup).event_signature(vec![
+        ZkRollup::BatchCommitted::SIGNATURE_HASH,
+        ZkRollup::BatchesProven::SIGNATURE_HASH,
+        ZkRollup::BatchExecuted::SIGNATURE_HASH,
+        ZkRollup::BatchesReverted::SIGNATURE_HASH,
+    ]);
+    let logs = logs_in_ranges(l1, filter, from_block, latest, log_range, |_| {})
+        .await
+        .map_err(|source| RollupError::Rpc {
+            what: "eth_getLogs(batch events)",
             source,
         })?;
     let mut txs = BTreeMap::<u64, BatchTxs>::new();
-    let mut from = from_block;
-    while from <= latest {
-        let to = latest.min(from.saturating_add(log_range.max(1) - 1));
-        let filter = Filter::new()
-            .address(rollup)
-            .event_signature(vec![
-                ZkRollup::BatchCommitted::SIGNATURE_HASH,
-                ZkRollup::BatchesProven::SIGNATURE_HASH,
-                ZkRollup::BatchExecuted::SIGNATURE_HASH,
-                ZkRollup::BatchesReverted::SIGNATURE_HASH,
-            ])
-            .from_block(from)
-            .to_block(to);
-        let logs = l1
-            .get_logs(&filter)
-            .await
-            .map_err(|source| RollupError::Logs { from, to, source })?;
-        // Nodes return logs in chain order.
-        for log in logs {
-            let Some(tx) = log.transaction_hash else {
-                continue;
-            };
-            if let Ok(e) = log.log_decode::<ZkRollup::BatchCommitted>() {
-                txs.entry(e.inner.data.batch.number).or_default().commit = Some(tx);
-            } else if let Ok(e) = log.log_decode::<ZkRollup::BatchesProven>() {
-                for n in e.inner.data.fromNumber..=e.inner.data.toNumber {
-                    txs.entry(n).or_default().prove = Some(tx);
-                }
-            } else if let Ok(e) = log.log_decode::<ZkRollup::BatchExecuted>() {
-                txs.entry(e.inner.data.number).or_default().execute = Some(tx);
-            } else if let Ok(e) = log.log_decode::<ZkRollup::BatchesReverted>() {
-                for n in e.inner.data.fromNumber..=e.inner.data.toNumber {
-                    txs.remove(&n);
-                }
+    for log in logs {
+        let Some(tx) = log.transaction_hash else {
+            continue;
+        };
+        if let Ok(e) = log.log_decode::<ZkRollup::BatchCommitted>() {
+            txs.entry(e.inner.data.batch.number).or_default().commit = Some(tx);
+        } else if let Ok(e) = log.log_decode::<ZkRollup::BatchesProven>() {
+            for n in e.inner.data.fromNumber..=e.inner.data.toNumber {
+                txs.entry(n).or_default().prove = Some(tx);
+            }
+        } else if let Ok(e) = log.log_decode::<ZkRollup::BatchExecuted>() {
+            txs.entry(e.inner.data.number).or_default().execute = Some(tx);
+        } else if let Ok(e) = log.log_decode::<ZkRollup::BatchesReverted>() {
+            for n in e.inner.data.fromNumber..=e.inner.data.toNumber {
+                txs.remove(&n);
             }
         }
-        from = to + 1;
     }
     Ok(txs)
 }

@@ -20,7 +20,7 @@ use alloy::rpc::types::TransactionRequest;
 use alloy::signers::SignerSync;
 use alloy::signers::local::PrivateKeySigner;
 use causeway_bindings::anvil::Anvil;
-use causeway_bindings::{BatchChain, BatchVerifier, StateTree, ZkRollup};
+use causeway_bindings::{BatchVerifier, StateTree, ZkRollup};
 use causeway_circuit::batch::BatchInput;
 use causeway_circuit::export::proof_to_evm;
 use causeway_circuit::groth16::{ProvingKey, dev_setup, prove};
@@ -266,13 +266,7 @@ async fn deposit_commit_prove_execute_withdraw_on_anvil() {
         ],
     ));
     assert!(receipt.status(), "commit of batches 2 and 3 reverted");
-    let stored: Vec<BatchChain::StoredBatch> = receipt
-        .inner
-        .logs()
-        .iter()
-        .filter_map(|log| log.log_decode::<ZkRollup::BatchCommitted>().ok())
-        .map(|log| log.inner.data.batch)
-        .collect();
+    let stored = causeway_l1::rollup::committed_in(&receipt);
     assert_eq!(stored.len(), 2);
     for (batch, block) in stored.iter().zip([&b2, &b3]) {
         assert_eq!(

@@ -27,7 +27,7 @@ use causeway_bindings::ZkRollup;
 use causeway_circuit::export::proof_to_evm;
 use causeway_l1::batch::{field_word, proof_words, root_word, withdrawals};
 pub use causeway_l1::rollup::BatchTxs;
-use causeway_l1::rollup::{BatchCounters, batch_counters, batch_txs, stored_batch};
+use causeway_l1::rollup::{BatchCounters, batch_counters, batch_txs, committed_in, stored_batch};
 use causeway_l1::send::{SendError, TxSender};
 use causeway_primitives::{ChangePubKeyAuth, Op};
 use causeway_prover::JobQueue;
@@ -189,11 +189,8 @@ impl Submitter {
             batches: infos,
         };
         let receipt = self.send(call.abi_encode()).await?;
-        for log in receipt.inner.logs() {
-            if let Ok(event) = log.log_decode::<ZkRollup::BatchCommitted>() {
-                let batch = event.inner.data.batch;
-                self.stored.insert(batch.number, batch);
-            }
+        for batch in committed_in(&receipt) {
+            self.stored.insert(batch.number, batch);
         }
         let hash = receipt.transaction_hash;
         self.progress
