@@ -88,13 +88,7 @@ async fn settle<P: Provider>(
         .collect();
     let receipt = common::mined(rollup.commitBatches(last, infos)).await;
     assert!(receipt.status(), "commit reverted");
-    let stored: Vec<BatchChain::StoredBatch> = receipt
-        .inner
-        .logs()
-        .iter()
-        .filter_map(|log| log.log_decode::<ZkRollup::BatchCommitted>().ok())
-        .map(|log| log.inner.data.batch)
-        .collect();
+    let stored = causeway_l1::rollup::committed_in(&receipt);
     assert_eq!(stored.len(), blocks.len());
 
     let mut rng = StdRng::seed_from_u64(stored[0].number);
@@ -300,13 +294,9 @@ async fn exodus_after_the_operator_censors_a_full_exit() {
 
     // 4. Before the deadline: no exodus, no exit.
     let out = common::exit(&l1_url, deployment.rollup, &dave_ks, &["--activate"]).await;
-    let (stdout, stderr) = common::texts(&out);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
-    assert!(stderr.contains("NoExpiredPriorityOp"), "{stderr}");
+    common::refused(&out, &["NoExpiredPriorityOp"]);
     let out = common::exit(&l1_url, deployment.rollup, &bob_ks, &[]).await;
-    let (stdout, stderr) = common::texts(&out);
-    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
-    assert!(stderr.contains("exodus is not active"), "{stderr}");
+    common::refused(&out, &["exodus is not active"]);
     assert!(!rollup.exodus().call().await.unwrap());
 
     // Past the FullExit's deadline, Dave (a stranger to it) starts exodus and gets his
@@ -346,8 +336,7 @@ async fn exodus_after_the_operator_censors_a_full_exit() {
     ];
     for (keystore, extra, line) in runs {
         let out = common::exit(&l1_url, deployment.rollup, keystore, extra).await;
-        let (stdout, stderr) = common::texts(&out);
-        assert!(out.status.success(), "exit {extra:?}:\n{stdout}\n{stderr}");
+        let stdout = common::succeeded(&out, &format!("exit {extra:?}"));
         assert!(stdout.contains(line), "exit {extra:?}:\n{stdout}");
     }
     assert!(rollup.exodus().call().await.unwrap());
@@ -467,7 +456,6 @@ async fn exodus_after_the_operator_censors_a_full_exit() {
         ZkRollupErrors::ExodusActive(_)
     ));
     let out = common::exit(&l1_url, deployment.rollup, &bob_ks, &[]).await;
-    let (stdout, stderr) = common::texts(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let stdout = common::succeeded(&out, "exit, again");
     assert!(stdout.contains("nothing left to withdraw"), "{stdout}");
 }

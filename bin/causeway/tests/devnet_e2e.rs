@@ -232,8 +232,7 @@ async fn deposit_transfer_withdraw_claim_on_a_devnet() {
     // Dan's full exit executed: his whole balance is claimable on L1 (anyone may send the
     // claim; he gets exactly that), and his L2 account holds nothing.
     let out = full_exit.await.unwrap();
-    let (stdout, stderr) = common::texts(&out);
-    assert!(out.status.success(), "full-exit:\n{stdout}\n{stderr}");
+    let stdout = common::succeeded(&out, "full-exit");
     assert!(
         stdout.contains("full exit #") && stdout.contains("executed"),
         "{stdout}"
@@ -396,30 +395,13 @@ async fn exodus(
     // Before exodus: the exit refuses (printing what it would withdraw), activation is
     // refused while no priority op is late, and the contract refuses an exit proof.
     let out = common::exit(&l1_url, info.rollup, alice_ks, &[]).await;
-    let (stdout, stderr) = common::texts(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}
-{stderr}"
-    );
-    assert!(stderr.contains("exodus is not active"), "{stderr}");
+    let stdout = common::refused(&out, &["exodus is not active"]);
     assert!(
         stdout.contains(&format!("account {alice_id} of {alice}")),
         "{stdout}"
     );
     let out = common::exit(&l1_url, info.rollup, alice_ks, &["--activate"]).await;
-    let (stdout, stderr) = common::texts(&out);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "{stdout}
-{stderr}"
-    );
-    assert!(
-        stderr.contains("exodus cannot start") && stderr.contains("NoExpiredPriorityOp"),
-        "{stderr}"
-    );
+    common::refused(&out, &["exodus cannot start", "NoExpiredPriorityOp"]);
     // A dry run needs no key: Bob never had one.
     let out = common::exit(
         &l1_url,
@@ -428,12 +410,7 @@ async fn exodus(
         &["--dry-run", "--address", &bob.to_string()],
     )
     .await;
-    let (stdout, stderr) = common::texts(&out);
-    assert!(
-        out.status.success(),
-        "{stdout}
-{stderr}"
-    );
+    let stdout = common::succeeded(&out, "exit --dry-run");
     assert!(stdout.contains("exit proof of account") && stdout.contains("\"calldata\""));
     assert!(
         stdout.contains(&format!("\"balance\": \"{}\"", expected[&bob])),
@@ -524,8 +501,7 @@ async fn exodus(
             args.extend(["--address", a]);
         }
         let out = common::exit(&l1_url, info.rollup, keystore, &args).await;
-        let (stdout, stderr) = common::texts(&out);
-        assert!(out.status.success(), "exit {args:?}:\n{stdout}\n{stderr}");
+        let stdout = common::succeeded(&out, &format!("exit {args:?}"));
         println!("causeway exit {args:?}:\n{stdout}");
     }
     assert!(rollup.exodus().call().await.unwrap());
@@ -625,7 +601,6 @@ async fn exodus(
     );
     // And the tool, run again, has nothing left to do.
     let out = common::exit(&l1_url, info.rollup, alice_ks, &[]).await;
-    let (stdout, stderr) = common::texts(&out);
-    assert!(out.status.success(), "{stdout}\n{stderr}");
+    let stdout = common::succeeded(&out, "exit, again");
     assert!(stdout.contains("nothing left to withdraw"), "{stdout}");
 }

@@ -209,7 +209,7 @@ pub async fn import_keystore(dir: &std::path::Path, name: &str, key: &str) -> st
         &[PASSWORD],
     )
     .await;
-    assert!(out.status.success(), "import: {:?}", texts(&out));
+    succeeded(&out, "import");
     std::fs::remove_file(key_file).unwrap();
     path
 }
@@ -292,4 +292,21 @@ pub async fn only_reclaim<P: alloy::providers::Provider>(
     assert_eq!(reclaimed.len(), 1, "one reclaim");
     let e = &reclaimed[0].0;
     (e.opId, e.owner, e.amount)
+}
+
+/// The stdout of a command that had to fail with exit code 1, saying each of `says` on stderr.
+pub fn refused(output: &std::process::Output, says: &[&str]) -> String {
+    let (stdout, stderr) = texts(output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}\n{stderr}");
+    for s in says {
+        assert!(stderr.contains(s), "{s:?} not in:\n{stderr}");
+    }
+    stdout
+}
+
+/// The stdout of a command that had to succeed (`what` names it if it did not).
+pub fn succeeded(output: &std::process::Output, what: &str) -> String {
+    let (stdout, stderr) = texts(output);
+    assert!(output.status.success(), "{what}:\n{stdout}\n{stderr}");
+    stdout
 }
