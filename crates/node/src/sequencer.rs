@@ -571,17 +571,22 @@ impl Sequencer {
 
     /// Commits the block with its journal entries, then hands it to the witness stage.
     fn commit(&mut self, block: SealedBlock, ctx: BlockContext) -> Result<(), NodeFatal> {
-        let number = block.record.number;
+        let SealedBlock {
+            record,
+            diff,
+            consumed,
+        } = block;
         self.db
-            .commit_block_consuming(&block.record, &block.diff, &block.consumed)
+            .commit_block_consuming(&record, &diff, &consumed)
             .map_err(NodeFatal::storage)?;
+        let (number, ops, new_root) = (record.number, record.ops.len(), record.new_root);
         self.witness.send(Task {
             number,
             ctx,
-            ops: block.record.ops.clone(),
-            new_root: block.record.new_root,
+            ops: record.ops,
+            new_root,
         })?;
-        for seq in &block.consumed {
+        for seq in &consumed {
             self.mempool.hashes.retain(|_, s| s != seq);
         }
         self.mempool.open.clear();
@@ -591,8 +596,8 @@ impl Sequencer {
             .store(self.mempool.len() as u64, Ordering::Relaxed);
         tracing::info!(
             block = number,
-            ops = block.record.ops.len(),
-            root = %causeway_l1::batch::root_word(&block.record.new_root),
+            ops,
+            root = %causeway_l1::batch::root_word(&new_root),
             "sealed"
         );
         Ok(())

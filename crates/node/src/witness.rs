@@ -204,6 +204,9 @@ fn run(
     jobs: JobShape,
     progress: &Progress,
 ) -> Result<(), NodeFatal> {
+    // Jobs are submitted in order and marked one by one, so only the block right after the
+    // mark can have a job already (submitted just before a crash).
+    let maybe_written = produced + 1;
     while let Ok(task) = rx.recv() {
         if task.number != produced + 1 {
             return Err(NodeFatal::Seal(format!(
@@ -219,7 +222,9 @@ fn run(
             task.number,
         )?;
         check_root(task.number, sealed.diff.new_root, task.new_root)?;
-        if !queue.knows(task.number).map_err(NodeFatal::prover)? {
+        let written =
+            task.number == maybe_written && queue.knows(task.number).map_err(NodeFatal::prover)?;
+        if !written {
             let witness = sealed.witness.as_ref().expect("recorded");
             let input = BatchInput::new(jobs.shape, jobs.domain, jobs.fee_account, witness)
                 .map_err(|e| NodeFatal::Seal(format!("block {}: {e}", task.number)))?;
