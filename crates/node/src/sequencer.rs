@@ -586,9 +586,9 @@ impl Sequencer {
             ops: record.ops,
             new_root,
         })?;
-        for seq in &consumed {
-            self.mempool.hashes.retain(|_, s| s != seq);
-        }
+        // One pass over the index, not one per consumed op.
+        let consumed: std::collections::HashSet<u64> = consumed.into_iter().collect();
+        self.mempool.hashes.retain(|_, s| !consumed.contains(s));
         self.mempool.open.clear();
         self.progress.latest_block.store(number, Ordering::Relaxed);
         self.progress
