@@ -50,6 +50,7 @@ use causeway_crypto::eddsa::PrivateKey;
 use causeway_crypto::poseidon::hash4;
 use causeway_l1::batch::{commit_info, proof_words, root_word, withdrawals};
 use causeway_l1::exodus::exit_proof;
+use causeway_l1::rollup::committed_in;
 use causeway_l1_gen::{BATCH_SHAPE, DEV_SEED};
 use causeway_primitives::pubdata::{PubdataOp, encode};
 use causeway_primitives::{
@@ -192,20 +193,9 @@ async fn send<P: Provider, D: CallDecoder>(
     })
 }
 
-/// The batches a commit receipt's `BatchCommitted` events report, in order.
-fn committed(receipt: &TransactionReceipt) -> Vec<StoredBatch> {
-    receipt
-        .inner
-        .logs()
-        .iter()
-        .filter_map(|log| log.log_decode::<ZkRollup::BatchCommitted>().ok())
-        .map(|log| log.inner.data.batch)
-        .collect()
-}
-
 /// The one batch a commit receipt reports.
 fn committed_one(receipt: &TransactionReceipt, what: &str) -> Result<StoredBatch, L1GasError> {
-    committed(receipt)
+    committed_in(receipt)
         .pop()
         .context(format!("{what}: the BatchCommitted event"))
         .map_err(L1GasError::from)
