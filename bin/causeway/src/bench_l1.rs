@@ -45,7 +45,7 @@ use causeway_bindings::anvil::{Anvil, AnvilError, DEV_KEY};
 use causeway_bindings::{BatchVerifier, StateTree, ZkRollup};
 use causeway_circuit::batch::BatchInput;
 use causeway_circuit::export::proof_to_evm;
-use causeway_circuit::groth16::{self, ProvingKey};
+use causeway_circuit::groth16::{self, BatchR1cs, ProvingKey};
 use causeway_crypto::eddsa::PrivateKey;
 use causeway_crypto::poseidon::hash4;
 use causeway_l1::batch::{commit_info, proof_words, root_word, withdrawals};
@@ -518,7 +518,7 @@ fn seal(state: &mut MemoryState, ctx: &BlockContext, ops: Vec<Op>) -> Result<Blo
 
 /// A Groth16 proof of `block` under the 6-chunk development key, as `proveBatches` takes it.
 fn prove_block(
-    pk: &ProvingKey,
+    (pk, r1cs): (&ProvingKey, &BatchR1cs),
     ctx: &BlockContext,
     block: &Block,
     label: &str,
@@ -529,7 +529,7 @@ fn prove_block(
         .context(format!("{label} as the circuit's input"))?;
     let started = Instant::now();
     let bar = spinner(format!("proving {label}"));
-    let proof = groth16::prove(pk, &input, &mut StdRng::seed_from_u64(seed));
+    let proof = groth16::prove(pk, r1cs, &input, &mut StdRng::seed_from_u64(seed));
     bar.finish_and_clear();
     let proof = proof.context(format!("proving {label}"))?;
     println!("  proved {label} in {:.1?}", started.elapsed());
@@ -542,7 +542,7 @@ fn account(id: u32) -> Result<AccountId, L1GasError> {
 
 async fn settlement(
     chain: &Chain,
-    setup: JoinHandle<Result<ProvingKey, groth16::ProofError>>,
+    setup: JoinHandle<Result<(ProvingKey, BatchR1cs), groth16::ProofError>>,
 ) -> Result<Settlement, L1GasError> {
     println!("settlement: 6-chunk rollup, three stf blocks with real proofs, then exodus");
     let (rollup, genesis) = chain.rollup(BATCH_SHAPE.chunks).await?;
@@ -676,9 +676,9 @@ async fn settlement(
         "development setup for {} chunks",
         BATCH_SHAPE.chunks
     ));
-    let pk = setup.join();
+    let keys = setup.join();
     bar.finish_and_clear();
-    let pk = pk
+    let (pk, r1cs) = keys
         .map_err(|_| StepFailed::new("the development setup", "the setup thread panicked"))?
         .context("the development setup")?;
     println!("  setup ready (waited {:.1?})", started.elapsed());
@@ -687,7 +687,7 @@ async fn settlement(
     let mut execute = None;
     for (i, (block, batch)) in [&b1, &b2, &b3].into_iter().zip(&stored).enumerate() {
         let label = format!("block {}", i + 1);
-        let proof = prove_block(&pk, &ctx, block, &label, i as u64)?;
+        let proof = prove_block((&pk, &r1cs), &ctx, block, &label, i as u64)?;
         let sent = send(
             format!("proving {label} on L1"),
             rollup.proveBatches(vec![batch.clone()], vec![proof]),
@@ -893,7 +893,10 @@ async fn measure(args: &L1GasArgs) -> Result<(), L1GasError> {
         "development setup of the {}-chunk circuit started in the background (20-40 s)",
         BATCH_SHAPE.chunks
     );
-    let setup = std::thread::spawn(|| groth16::dev_setup(BATCH_SHAPE, DEV_SEED));
+    let setup = std::thread::spawn(|| {
+        let pk = groth16::dev_setup(BATCH_SHAPE, DEV_SEED)?;
+        Ok((pk, BatchR1cs::new(BATCH_SHAPE)?))
+    });
 
     let chain = Chain::start().await?;
     let (version, hardfork) = chain.describe().await?;

@@ -5,21 +5,24 @@
 //! measured block is `--chunks` signed transfers between existing accounts (one chunk each,
 //! fees in ETH), executed by the stf with a witness recorded, turned into the circuit's input,
 //! proven and verified. Reported, each with its time: the circuit's constraints (and per
-//! transfer), the witness (stf execution with recording, then the circuit input; the
-//! circuit's own `check` is not run unless `--check`), the setup (or loading the keys), the
-//! proof and its verification, and the process's peak resident memory.
+//! transfer) and the time to build its matrices, the witness (stf execution with recording,
+//! then the circuit input; the circuit's own `check` is not run unless `--check`), the setup
+//! (or loading the keys), the proof (split into witness synthesis, FFTs and MSMs) and its
+//! verification, and the process's peak resident memory.
 
 use crate::prove::{DEFAULT_DEV_SEED, ProveError, fr_hex, shape, spinner};
 use ark_serialize::{CanonicalSerialize, Compress};
-use causeway_circuit::batch::{BatchInput, check, constraint_count};
-use causeway_circuit::groth16;
+use causeway_circuit::batch::{BatchInput, check};
+use causeway_circuit::groth16::{self, BatchR1cs};
 use causeway_crypto::eddsa::PrivateKey;
 use causeway_primitives::{
     AccountId, Address, ChangePubKey, ChangePubKeyAuth, Deposit, Domain, Op, TokenId, Transfer,
     TxSignature,
 };
 use causeway_prover::worker::{prove_batch, verify_batch};
-use causeway_prover::{Job, KeyMode, KeySource, KeyStore, ProverError, durable, encode_job};
+use causeway_prover::{
+    Job, KeyMode, KeySource, KeyStore, ProverError, ShapeProver, durable, encode_job,
+};
 use causeway_stf::{BlockContext, MemoryState, WitnessMode, apply_block};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -187,11 +190,13 @@ pub fn run(args: &ProveBenchArgs) -> Result<(), ProveError> {
     );
 
     let t = Instant::now();
-    let constraints = constraint_count(shape)
+    let r1cs = BatchR1cs::new(shape)
         .map_err(|e| ProveError::Args(format!("the circuit does not synthesize: {e}")))?;
+    let constraints = r1cs.constraints();
     println!(
-        "  constraints: {constraints} ({} per transfer), counted in {:.2?}",
+        "  constraints: {constraints} ({} per transfer; QAP domain 2^{}), matrices built in {:.2?}",
         constraints / n,
+        r1cs.domain_size().trailing_zeros(),
         t.elapsed()
     );
 
@@ -256,19 +261,28 @@ pub fn run(args: &ProveBenchArgs) -> Result<(), ProveError> {
         pk.serialized_size(Compress::No) as f64 / 1e6
     );
 
+    r1cs.check_key(&pk)
+        .map_err(|e| ProveError::Args(format!("the keys do not fit the circuit: {e}")))?;
+    let prover = ShapeProver {
+        pk,
+        r1cs: Arc::new(r1cs),
+    };
     let bar = spinner(format!("proving {n} transfers"));
-    let t = Instant::now();
-    let proved = prove_batch(&pk, &input);
-    let prove = t.elapsed();
+    let proved = prove_batch(&prover, &input);
     bar.finish_and_clear();
-    let proof = proved?;
+    let (proof, timings) = proved?;
     let t = Instant::now();
-    verify_batch(&pk.vk, &input, &proof)?;
+    verify_batch(&prover.pk.vk, &input, &proof)?;
     let verify = t.elapsed();
+    let prove = timings.total();
     println!(
         "  prove: {prove:.2?}, {:.2} transfers/s, {:.1} µs/constraint",
         n as f64 / prove.as_secs_f64(),
         prove.as_secs_f64() * 1e6 / constraints as f64
+    );
+    println!(
+        "    witness synthesis {:.2?}, FFTs {:.2?}, MSMs {:.2?}",
+        timings.witness, timings.fft, timings.msm
     );
     println!(
         "  verify: {verify:.2?} (commitment {})",

@@ -209,7 +209,7 @@ pub fn prove(args: &ProveArgs) -> Result<(), ProveError> {
         job.id
     ));
     let t = Instant::now();
-    let (pk, source) = cleared(&spinner, store.load(shape))?;
+    let (_, source) = cleared(&spinner, store.load(shape))?;
     let load = t.elapsed();
     let origin = match source {
         KeySource::Created { seed, .. } => KeyOrigin::Development { seed },
@@ -224,15 +224,21 @@ pub fn prove(args: &ProveArgs) -> Result<(), ProveError> {
         });
     }
 
-    spinner.set_message(format!("job {}: synthesizing and proving", job.id));
+    spinner.set_message(format!(
+        "job {}: building the circuit's constraints",
+        job.id
+    ));
     let t = Instant::now();
-    let proved = prove_batch(&pk, &job.input);
-    let prove = t.elapsed();
-    let proof = cleared(&spinner, proved)?;
+    let prover = cleared(&spinner, store.prover(shape))?;
+    let constraints = t.elapsed();
+
+    spinner.set_message(format!("job {}: proving", job.id));
+    let proved = prove_batch(&prover, &job.input);
+    let (proof, timings) = cleared(&spinner, proved)?;
 
     spinner.set_message(format!("job {}: verifying", job.id));
     let t = Instant::now();
-    let verified = verify_batch(&pk.vk, &job.input, &proof);
+    let verified = verify_batch(&prover.pk.vk, &job.input, &proof);
     let verify = t.elapsed();
     spinner.finish_and_clear();
     verified?;
@@ -252,7 +258,17 @@ pub fn prove(args: &ProveArgs) -> Result<(), ProveError> {
     println!("commitment: {}", fr_hex(&commitment));
     println!("proof: {}", out.display());
     println!("load key: {load:.2?} ({})", source_text(&source, origin));
-    println!("synthesize + prove: {prove:.2?}");
+    println!(
+        "constraints: {} in {constraints:.2?}",
+        prover.r1cs.constraints()
+    );
+    println!(
+        "prove: {:.2?} (witness {:.2?}, FFT {:.2?}, MSM {:.2?})",
+        timings.total(),
+        timings.witness,
+        timings.fft,
+        timings.msm
+    );
     println!("verify: {verify:.2?}");
     Ok(())
 }

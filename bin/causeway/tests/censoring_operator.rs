@@ -33,12 +33,12 @@ use causeway_bindings::anvil::{Anvil, DEV_KEY};
 use causeway_bindings::{BatchChain, DevToken, ZkRollup};
 use causeway_circuit::batch::BatchInput;
 use causeway_circuit::export::proof_to_evm;
-use causeway_circuit::groth16::{ProvingKey, prove};
+use causeway_circuit::groth16::prove;
 use causeway_l1::batch::{commit_info, proof_words, withdrawals};
 use causeway_l1_gen::{BATCH_SHAPE, DEV_SEED};
 use causeway_node::devnet::{TEST_KEYS, deploy, deploy_dev_token};
 use causeway_primitives::{AccountId, Deposit, Domain, Op, TokenId, Transfer};
-use causeway_prover::keys::{KeyMode, KeyStore};
+use causeway_prover::keys::{KeyMode, KeyStore, ShapeProver};
 use causeway_stf::{BlockContext, MemoryState, StateView, WitnessMode, apply_block};
 use common::ETHER;
 use rand::SeedableRng;
@@ -77,7 +77,7 @@ impl Operator {
 /// and executes them in one call; returns the last one's stored form.
 async fn settle<P: Provider>(
     rollup: &ZkRollup::ZkRollupInstance<P>,
-    pk: &ProvingKey,
+    prover: &ShapeProver,
     last: BatchChain::StoredBatch,
     blocks: &[Block],
     fee_account: AccountId,
@@ -96,7 +96,7 @@ async fn settle<P: Provider>(
         .iter()
         .map(|b| {
             proof_words(&proof_to_evm(
-                &prove(pk, &b.input, &mut rng).expect("proving"),
+                &prove(&prover.pk, &prover.r1cs, &b.input, &mut rng).expect("proving"),
             ))
         })
         .collect();
@@ -129,7 +129,7 @@ async fn exodus_after_the_operator_censors_a_full_exit() {
     let keys_dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("devnet-keys");
     let pk = std::thread::spawn(move || {
         KeyStore::open(keys_dir, KeyMode::Development { seed: DEV_SEED })
-            .and_then(|keys| keys.proving_key(BATCH_SHAPE))
+            .and_then(|keys| keys.prover(BATCH_SHAPE))
             .expect("the devnet's proving key")
     });
 

@@ -28,7 +28,7 @@ use causeway_circuit::export::{
     EvmWord, fr_to_evm, proof_to_evm, verify_proof_calldata, verify_proof_calldata_hex, vk_hash,
     word_hex,
 };
-use causeway_circuit::groth16::{Proof, dev_setup, prove, verify};
+use causeway_circuit::groth16::{BatchR1cs, Proof, dev_setup, prove, verify};
 use causeway_primitives::{AccountId, Op};
 use causeway_stf::{MemoryState, WitnessMode, apply_block};
 use harness::{DOMAIN, ETH, User, ctx, deposit, token};
@@ -129,7 +129,8 @@ fn committed_batch_verifier_accepts_a_real_batch_proof_on_anvil() {
         );
         let (input, next) = batches(shape);
         let t = Instant::now();
-        let proof = prove(&pk, &input, &mut StdRng::seed_from_u64(1)).expect("proves");
+        let r1cs = BatchR1cs::new(shape).expect("matrices");
+        let proof = prove(&pk, &r1cs, &input, &mut StdRng::seed_from_u64(1)).expect("proves");
         println!("proof of a {shape} batch: {:.2?}", t.elapsed());
         assert!(verify(&pk.vk, input.commitment(), &proof).unwrap());
         // The pairing check of the contract must agree with arkworks on the same key.

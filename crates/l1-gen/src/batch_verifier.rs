@@ -12,7 +12,7 @@ use ark_bn254::G1Affine;
 use ark_ec::{AffineRepr, CurveGroup};
 use causeway_circuit::batch::BatchInput;
 use causeway_circuit::export::{EvmWord, fr_to_evm, proof_to_evm, solidity_verifier, word_hex};
-use causeway_circuit::groth16::{Proof, VerifyingKey, dev_setup, prove, verify};
+use causeway_circuit::groth16::{BatchR1cs, Proof, VerifyingKey, dev_setup, prove, verify};
 use causeway_primitives::{Address, Domain, Fr};
 use rand::{SeedableRng, rngs::StdRng};
 use std::fmt::Write;
@@ -52,7 +52,8 @@ pub fn dev_batch() -> &'static DevBatch {
     CELL.get_or_init(|| {
         let pk = dev_setup(BATCH_SHAPE, DEV_SEED).expect("development setup of the batch circuit");
         let input = BatchInput::empty(BATCH_SHAPE, TEST_DOMAIN);
-        let proof = prove(&pk, &input, &mut StdRng::seed_from_u64(PROOF_SEED))
+        let r1cs = BatchR1cs::new(BATCH_SHAPE).expect("the batch circuit's matrices");
+        let proof = prove(&pk, &r1cs, &input, &mut StdRng::seed_from_u64(PROOF_SEED))
             .expect("proving the empty batch");
         let commitment = input.commitment();
         assert!(

@@ -23,7 +23,7 @@ use causeway_bindings::anvil::Anvil;
 use causeway_bindings::{BatchVerifier, StateTree, ZkRollup};
 use causeway_circuit::batch::BatchInput;
 use causeway_circuit::export::proof_to_evm;
-use causeway_circuit::groth16::{ProvingKey, dev_setup, prove};
+use causeway_circuit::groth16::{BatchR1cs, ProvingKey, dev_setup, prove};
 use causeway_crypto::eddsa::PrivateKey;
 use causeway_crypto::poseidon::hash4;
 use causeway_l1::batch::{commit_info, field_word, proof_words, root_word, withdrawals};
@@ -74,8 +74,8 @@ fn seal(state: &mut MemoryState, ctx: &BlockContext, ops: Vec<Op>) -> Block {
     Block { sealed, ops, input }
 }
 
-fn proof_for(pk: &ProvingKey, block: &Block, seed: u64) -> [U256; 8] {
-    let proof = prove(pk, &block.input, &mut StdRng::seed_from_u64(seed)).expect("proving");
+fn proof_for((pk, r1cs): &(ProvingKey, BatchR1cs), block: &Block, seed: u64) -> [U256; 8] {
+    let proof = prove(pk, r1cs, &block.input, &mut StdRng::seed_from_u64(seed)).expect("proving");
     proof_words(&proof_to_evm(&proof))
 }
 
@@ -89,7 +89,10 @@ fn sign_l2(
 #[tokio::test(flavor = "current_thread")]
 async fn deposit_commit_prove_execute_withdraw_on_anvil() {
     // The proving key the committed BatchVerifier was generated from (causeway-l1-gen).
-    let setup = std::thread::spawn(|| dev_setup(BATCH_SHAPE, DEV_SEED).expect("setup"));
+    let setup = std::thread::spawn(|| {
+        let pk = dev_setup(BATCH_SHAPE, DEV_SEED).expect("setup");
+        (pk, BatchR1cs::new(BATCH_SHAPE).expect("matrices"))
+    });
 
     let anvil = Anvil::spawn().expect("anvil");
     let operator_signer: PrivateKeySigner = OPERATOR_KEY.parse().unwrap();

@@ -23,13 +23,14 @@
 //!   verifying key embedded in the proving key it proved with.
 //!
 //! Loaded keys stay in memory for the store's lifetime (a proving key is what a worker needs
-//! for every job of its shape; loading it takes seconds to minutes).
+//! for every job of its shape; loading it takes seconds to minutes), and so do the shapes'
+//! constraint matrices ([`BatchR1cs`]), built on first use and checked against the key.
 
 use crate::ProverError;
 use crate::durable;
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Valid, Validate};
 use causeway_circuit::batch::BatchShape;
-use causeway_circuit::groth16::{self, KeyOrigin, ProvingKey, VerifyingKey};
+use causeway_circuit::groth16::{self, BatchR1cs, KeyOrigin, ProvingKey, VerifyingKey};
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::{self, BufReader};
@@ -73,6 +74,15 @@ pub struct KeyStore {
     mode: KeyMode,
     proving: Mutex<HashMap<BatchShape, Arc<ProvingKey>>>,
     verifying: Mutex<HashMap<BatchShape, Arc<VerifyingKey>>>,
+    r1cs: Mutex<HashMap<BatchShape, Arc<BatchR1cs>>>,
+}
+
+/// All a proof of one shape needs: the proving key and the circuit's constraint matrices,
+/// checked to belong together.
+#[derive(Debug, Clone)]
+pub struct ShapeProver {
+    pub pk: Arc<ProvingKey>,
+    pub r1cs: Arc<BatchR1cs>,
 }
 
 const DEV_ORIGIN_PREFIX: &str = "development setup from public seed ";
@@ -117,6 +127,7 @@ impl KeyStore {
             mode,
             proving: Mutex::default(),
             verifying: Mutex::default(),
+            r1cs: Mutex::default(),
         })
     }
 
@@ -153,6 +164,33 @@ impl KeyStore {
     /// The proving key of `shape` (see [`KeyStore::load`]).
     pub fn proving_key(&self, shape: BatchShape) -> Result<Arc<ProvingKey>, ProverError> {
         self.load(shape).map(|(pk, _)| pk)
+    }
+
+    /// The proving key of `shape` (see [`KeyStore::load`]) with the circuit's constraint
+    /// matrices, built once per store.
+    ///
+    /// # Errors
+    /// As [`KeyStore::load`]; [`ProverError::Circuit`] when the key is not this circuit's (a
+    /// key of an older version of the circuit, say).
+    pub fn prover(&self, shape: BatchShape) -> Result<ShapeProver, ProverError> {
+        let pk = self.proving_key(shape)?;
+        let circuit = |source| ProverError::Circuit {
+            shape,
+            path: self.paths(shape).proving,
+            source,
+        };
+        // Held while building, so one process never builds a shape's matrices twice.
+        let mut built = self.r1cs.lock().unwrap_or_else(PoisonError::into_inner);
+        let r1cs = match built.get(&shape) {
+            Some(r1cs) => r1cs.clone(),
+            None => {
+                let r1cs = Arc::new(BatchR1cs::new(shape).map_err(circuit)?);
+                built.insert(shape, r1cs.clone());
+                r1cs
+            }
+        };
+        r1cs.check_key(&pk).map_err(circuit)?;
+        Ok(ShapeProver { pk, r1cs })
     }
 
     /// The proving key of `shape`, from memory, from the directory or, in development mode,

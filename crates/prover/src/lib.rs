@@ -23,7 +23,7 @@ pub mod queue;
 pub mod worker;
 
 pub use codec::{DecodeError, Job, ProofRecord, decode_job, encode_job};
-pub use keys::{KeyMode, KeyPaths, KeySource, KeyStore};
+pub use keys::{KeyMode, KeyPaths, KeySource, KeyStore, ShapeProver};
 pub use queue::{Claim, JobQueue};
 pub use worker::{Outcome, Rejection, RunSummary, Worker};
 
@@ -57,6 +57,12 @@ pub enum ProverError {
     KeyFile { path: PathBuf, reason: String },
     #[error("development setup failed: {0}")]
     Setup(ProofError),
+    #[error("the circuit of shape {shape}: {source} (key at {})", path.display())]
+    Circuit {
+        shape: BatchShape,
+        path: PathBuf,
+        source: ProofError,
+    },
     #[error("{}: {source}", path.display())]
     Decode { path: PathBuf, source: DecodeError },
     #[error("job {0} is already pending")]

@@ -11,10 +11,10 @@
 
 use crate::ProverError;
 use crate::codec::{ProofRecord, decode_job};
-use crate::keys::KeyStore;
+use crate::keys::{KeyStore, ShapeProver};
 use crate::queue::{Claim, JobQueue, valid_worker_name};
 use causeway_circuit::batch::{BatchInput, check};
-use causeway_circuit::groth16::{self, Proof, ProvingKey, VerifyingKey};
+use causeway_circuit::groth16::{self, Proof, ProveTimings, VerifyingKey};
 use causeway_primitives::Fr;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
@@ -27,16 +27,22 @@ use std::time::{Duration, Instant};
 #[error("{0}")]
 pub struct Rejection(pub String);
 
-/// Proves `input` with `pk`.
+/// Proves `input` with `prover`, reporting where the time went.
 ///
 /// # Errors
-/// [`Rejection`] when the batch does not satisfy the circuit, with the first rule it breaks.
-/// arkworks asserts satisfiability in debug builds (a panic) and produces an invalid proof in
-/// release builds; both become a rejection here (the latter in [`verify_batch`]).
-pub fn prove_batch(pk: &ProvingKey, input: &BatchInput) -> Result<Proof, Rejection> {
+/// [`Rejection`] when the batch cannot be synthesized. A batch that synthesizes but breaks a
+/// rule of the circuit gives a proof that does not verify: [`verify_batch`] rejects it, with
+/// the rule.
+pub fn prove_batch(
+    prover: &ShapeProver,
+    input: &BatchInput,
+) -> Result<(Proof, ProveTimings), Rejection> {
     let mut rng = rand::rngs::OsRng;
-    match catch_unwind(AssertUnwindSafe(|| groth16::prove(pk, input, &mut rng))) {
-        Ok(Ok(proof)) => Ok(proof),
+    let proved = catch_unwind(AssertUnwindSafe(|| {
+        groth16::prove_timed(&prover.pk, &prover.r1cs, input, &mut rng)
+    }));
+    match proved {
+        Ok(Ok(proved)) => Ok(proved),
         Ok(Err(e)) => Err(Rejection(format!("cannot prove the batch: {e}"))),
         Err(_) => Err(Rejection(format!(
             "cannot prove the batch: {}",
@@ -167,19 +173,19 @@ impl Worker {
             Err(e) => return self.fail(claim, format!("malformed job: {e}")),
         };
         let shape = job.input.shape;
-        let pk = match self.keys.proving_key(shape) {
-            Ok(pk) => pk,
+        let prover = match self.keys.prover(shape) {
+            Ok(prover) => prover,
             Err(e) => return self.release_after(claim, e),
         };
 
         let started = Instant::now();
         let proved = self.with_heartbeat_on(&claim, || {
-            let proof = prove_batch(&pk, &job.input)?;
-            verify_batch(&pk.vk, &job.input, &proof)?;
-            Ok::<_, Rejection>(proof)
+            let (proof, timings) = prove_batch(&prover, &job.input)?;
+            verify_batch(&prover.pk.vk, &job.input, &proof)?;
+            Ok::<_, Rejection>((proof, timings))
         });
         let took = started.elapsed();
-        let proof = match proved {
+        let (proof, timings) = match proved {
             Ok(p) => p,
             Err(Rejection(reason)) => return self.fail(claim, reason),
         };
@@ -191,7 +197,16 @@ impl Worker {
             proof,
         };
         let path = self.queue.complete(claim, &record)?;
-        tracing::info!(id, %shape, ?took, path = %path.display(), "proven");
+        tracing::info!(
+            id,
+            %shape,
+            ?took,
+            witness = ?timings.witness,
+            fft = ?timings.fft,
+            msm = ?timings.msm,
+            path = %path.display(),
+            "proven"
+        );
         Ok(Outcome::Proven {
             id,
             commitment,
