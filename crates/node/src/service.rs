@@ -13,11 +13,11 @@ use alloy_primitives::{Address, B256, U256};
 use causeway_l1::batch::field_word;
 use causeway_primitives::{AccountId, Op, TokenId};
 use causeway_rpc::api::{
-    AccountInfo, AccountProof, BlockInfo, ChainStatus, FeeKind, FeeQuote, NodeApi, NodeError,
-    NodeInfo, OpStage, OpStatus, OpView, TokenBalance, TokenInfo,
+    AccountAt, AccountInfo, AccountProof, BlockInfo, ChainStatus, FeeKind, FeeQuote, NodeApi,
+    NodeError, NodeInfo, OpStage, OpStatus, OpView, TokenBalance, TokenInfo,
 };
 use causeway_stf::StateView;
-use causeway_storage::BlockRecord;
+use causeway_storage::{BlockRecord, StorageError};
 use causeway_tree::{Poseidon, SparseMerkleTree};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -34,6 +34,18 @@ pub struct Service {
 
 fn storage(e: causeway_storage::StorageError) -> NodeError {
     NodeError::Unavailable(format!("storage: {e}"))
+}
+
+/// A historical read's refusal as the RPC reports it: the caller named a block the node has
+/// no state of; anything else is the node's failure.
+fn history(e: StorageError) -> NodeError {
+    match e {
+        StorageError::BlockNotCommitted { .. } => NodeError::UnknownBlock,
+        StorageError::HistoryUnavailable { block, from } => {
+            NodeError::HistoryUnavailable { block, first: from }
+        }
+        other => storage(other),
+    }
 }
 
 impl Service {
@@ -181,6 +193,30 @@ impl NodeApi for Service {
                 })
             })
             .await
+    }
+
+    async fn account_at(&self, address: Address, block: u64) -> Result<AccountAt, NodeError> {
+        self.sequencer
+            .query(move |soft| {
+                let db = soft.db;
+                // Addresses never move and ids are never reused, so the account's id now is its
+                // id at every block; an address the committed state does not know had no
+                // account at any sealed block, but the block must still exist.
+                let Some(id) = db.state().account_id(&address) else {
+                    db.check_history_block(block).map_err(history)?;
+                    return Ok(AccountAt {
+                        block,
+                        balance: U256::ZERO,
+                        nonce: 0,
+                    });
+                };
+                Ok(AccountAt {
+                    block,
+                    balance: U256::from(db.balance_at(id, TokenId::ETH, block).map_err(history)?),
+                    nonce: db.nonce_at(id, block).map_err(history)?,
+                })
+            })
+            .await?
     }
 
     async fn op_status(&self, hash: B256) -> Result<Option<OpStatus>, NodeError> {

@@ -263,6 +263,19 @@ pub struct AccountInfo {
     pub balances: Vec<TokenBalance>,
 }
 
+/// An address's ETH balance and nonce in the state after a sealed block: what
+/// `eth_getBalance` and `eth_getTransactionCount` answer for a block number or hash.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AccountAt {
+    pub block: u64,
+    /// The ETH (token 0) balance; 0 when the address had no account then.
+    pub balance: U256,
+    /// The nonce the account's next op had to carry after the block (sealed ops only); 0 when
+    /// the address had no account then.
+    pub nonce: u32,
+}
+
 /// Where an op is on its way to L1 finality.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -420,6 +433,16 @@ pub enum NodeError {
     /// The node itself failed (storage, shutting down): not the user's fault.
     #[error("node unavailable: {0}")]
     Unavailable(String),
+    /// A state read named a block that is not sealed (a number beyond the latest block) or a
+    /// hash of no block this node has. The message is geth's, which Ethereum libraries know.
+    #[error("header not found")]
+    UnknownBlock,
+    /// A state read named a sealed block older than the node's state history: a node whose
+    /// database predates history keeps it from the block it was upgraded at, `first`.
+    #[error(
+        "the state of block {block} is not available: this node's state history starts at block {first}"
+    )]
+    HistoryUnavailable { block: u64, first: u64 },
 }
 
 /// The node as the RPC server sees it. Every method answers from the soft-confirmed state
@@ -434,6 +457,16 @@ pub trait NodeApi: Send + Sync + 'static {
         &self,
         address: Address,
     ) -> impl Future<Output = Result<Option<AccountInfo>, NodeError>> + Send;
+
+    /// `address`'s ETH balance and nonce in the state after sealed block `block`, sealed ops
+    /// only (block 0 is the genesis: the empty state, where both are 0).
+    /// [`NodeError::UnknownBlock`] if `block` is not sealed yet,
+    /// [`NodeError::HistoryUnavailable`] if the node keeps no state for it.
+    fn account_at(
+        &self,
+        address: Address,
+        block: u64,
+    ) -> impl Future<Output = Result<AccountAt, NodeError>> + Send;
 
     fn op_status(
         &self,

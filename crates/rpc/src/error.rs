@@ -11,6 +11,12 @@
 //! | `SenderLimit`, `MempoolFull`      | [`BUSY`] = `5` | none                            |
 //! | `AlreadyKnown`                    | [`ALREADY_KNOWN`] = `6` | none                   |
 //! | `Unavailable` (the node failed)   | [`UNAVAILABLE`] = `-32000` | none                |
+//! | `UnknownBlock` (not sealed, unknown hash) | [`HEADER_NOT_FOUND`] = `-32000` | none      |
+//! | `HistoryUnavailable` (before the state history) | [`UNAVAILABLE`] = `-32000` | `{"firstBlock": n}` |
+//!
+//! `UnknownBlock` is what geth answers a state read of a block it does not have: code `-32000`
+//! with the message `header not found`, which Ethereum libraries recognise, so it keeps both
+//! rather than a code of its own; the message tells it from `Unavailable`.
 //!
 //! Everything else is jsonrpsee's standard: `-32700` malformed JSON, `-32600` not a
 //! JSON-RPC request, `-32601` unknown method (including the Ethereum methods this server
@@ -34,6 +40,9 @@ pub const BUSY: i32 = 5;
 pub const ALREADY_KNOWN: i32 = 6;
 /// The node itself failed (storage, shutting down): not the caller's fault.
 pub const UNAVAILABLE: i32 = -32000;
+/// A state read named a block that is not sealed or a hash of no block: geth's code (and
+/// message, `header not found`) for it.
+pub const HEADER_NOT_FOUND: i32 = -32000;
 /// Params that parse but name nothing valid (also jsonrpsee's code for unparsable params).
 pub const INVALID_PARAMS: i32 = INVALID_PARAMS_CODE;
 
@@ -55,6 +64,12 @@ impl From<NodeError> for ErrorObjectOwned {
             }
             NodeError::AlreadyKnown => ErrorObjectOwned::owned(ALREADY_KNOWN, message, None::<()>),
             NodeError::Unavailable(_) => ErrorObjectOwned::owned(UNAVAILABLE, message, None::<()>),
+            NodeError::UnknownBlock => {
+                ErrorObjectOwned::owned(HEADER_NOT_FOUND, message, None::<()>)
+            }
+            NodeError::HistoryUnavailable { first, .. } => {
+                ErrorObjectOwned::owned(UNAVAILABLE, message, Some(json!({ "firstBlock": first })))
+            }
         }
     }
 }

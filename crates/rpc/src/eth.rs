@@ -263,7 +263,8 @@ impl FeeHistory {
 }
 
 /// A block as Ethereum methods name it: a tag, a number, or (EIP-1898, state methods only)
-/// a hash.
+/// a hash, as an object or, as geth also takes it and alloy sends it, a bare 32-byte hex
+/// string.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "BlockRefJson")]
 pub enum BlockRef {
@@ -281,8 +282,8 @@ pub enum BlockRef {
     Hash(B256),
 }
 
-/// A block reference on the wire: a tag or hex quantity, a JSON number (lenient), or an
-/// EIP-1898 object.
+/// A block reference on the wire: a tag, hex quantity or block hash, a JSON number
+/// (lenient), or an EIP-1898 object.
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum BlockRefJson {
@@ -319,6 +320,11 @@ impl TryFrom<BlockRefJson> for BlockRef {
                 "safe" => Self::Safe,
                 "finalized" => Self::Finalized,
                 "earliest" => Self::Earliest,
+                // A quantity is never written with 64 digits, a hash always is: geth tells them
+                // apart by length the same way.
+                _ if text.len() == 66 => {
+                    Self::Hash(text.parse().map_err(|_| ParamError::BlockTag(text))?)
+                }
                 _ => Self::Number(parse_hex_u64(&text).ok_or(ParamError::BlockTag(text))?),
             },
             BlockRefJson::Number(n) => Self::Number(n),
@@ -394,7 +400,27 @@ mod tests {
             block_ref(&format!(r#"{{"blockHash":"{hash}"}}"#)).unwrap(),
             BlockRef::Hash(hash)
         );
-        for bad in [r#""0x""#, r#""12""#, r#""newest""#, r#"{}"#, "true", "-1"] {
+        assert_eq!(
+            block_ref(&format!(
+                r#"{{"blockHash":"{hash}","requireCanonical":true}}"#
+            ))
+            .unwrap(),
+            BlockRef::Hash(hash)
+        );
+        assert_eq!(
+            block_ref(&format!(r#""{hash}""#)).unwrap(),
+            BlockRef::Hash(hash)
+        );
+        let not_hex = format!("\"0x{}\"", "g".repeat(64));
+        for bad in [
+            r#""0x""#,
+            r#""12""#,
+            r#""newest""#,
+            r#"{}"#,
+            "true",
+            "-1",
+            not_hex.as_str(),
+        ] {
             assert!(block_ref(bad).is_err(), "{bad} parsed");
         }
     }

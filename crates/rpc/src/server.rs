@@ -16,13 +16,28 @@
 //!   typed.
 //!
 //! What the Ethereum view means on an L2 without an EVM:
-//! - **State is current only.** `eth_getBalance` (the ETH, token 0, balance of the L2 account
-//!   with that address; 0 without an account), `eth_getTransactionCount` (its next L2 nonce,
-//!   ops waiting in the mempool counted) and `eth_getCode` accept every block tag, number or
-//!   EIP-1898 object but answer from the current soft-confirmed state: the node keeps no
-//!   historical state.
-//! - **Block tags**: `latest` and `pending` name the latest sealed block, `safe` the latest
-//!   block committed on L1, `finalized` the latest block executed on L1, `earliest` block 0.
+//! - **State reads at a block.** `eth_getBalance` is the ETH (token 0) balance of the L2
+//!   account with that address, `eth_getTransactionCount` its nonce; both are 0 for an address
+//!   without an account at that point. Their block parameter (a tag, a number, a block hash,
+//!   or an EIP-1898 object; default `latest`) chooses the state:
+//!   - `latest` and `pending` answer from the soft-confirmed state: every acknowledged op
+//!     applied, sealed or still in the open block, and the nonce counts the ops waiting in
+//!     the mempool (the nonce a wallet signs its next op with), as `causeway_getAccount`
+//!     does;
+//!   - any other tag, number or hash names a sealed block, and the answer is the state after
+//!     that block, sealed ops only ([`NodeApi::account_at`], read from the node's state
+//!     history): block 0 (`earliest`) is the empty genesis state, `safe` and `finalized` the
+//!     blocks below. A number beyond the latest sealed block, or a hash of no block, is
+//!     answered `-32000 header not found`, as geth does; a block older than the node's state
+//!     history (a database upgraded from a version without history keeps it from the block
+//!     it was upgraded at) is `-32000` with `data.firstBlock`.
+//!
+//!   So `latest` and the latest block named by its number can differ: the first includes
+//!   ops not sealed yet. `eth_getCode` accepts the same parameter and answers `0x` for every
+//!   block.
+//! - **Block tags** (for blocks and state reads): `latest` and `pending` name the latest
+//!   sealed block (state reads: the soft state, above), `safe` the latest block committed on
+//!   L1, `finalized` the latest block executed on L1, `earliest` block 0.
 //! - **Fees are per op**, quoted by `causeway_getFeeQuote` and paid in the op's fee token:
 //!   `eth_gasPrice`, `eth_maxPriorityFeePerGas` and every `eth_feeHistory` entry are `0x0`,
 //!   and `eth_estimateGas` answers `0x0` (no op consumes gas).
@@ -197,17 +212,32 @@ async fn eth_block_number<N: NodeApi>(node: Arc<N>, _: Params<'static>) -> RpcRe
     Ok(U64::from(node.status().await?.latest_block))
 }
 
-/// An address and a block reference (default `latest`), the params of the state reads. The
-/// reference is checked but not used: state is answered as of now (module docs).
-fn address_at(params: &Params<'static>) -> RpcResult<Address> {
+/// An address and a block reference (default `latest`), the params of the state reads.
+fn address_at(params: &Params<'static>) -> RpcResult<(Address, BlockRef)> {
     let mut seq = params.sequence();
     let address = seq.next()?;
-    let _: Option<BlockRef> = seq.optional_next()?;
-    Ok(address)
+    let at: Option<BlockRef> = seq.optional_next()?;
+    Ok((address, at.unwrap_or(BlockRef::Latest)))
+}
+
+/// The sealed block whose state a state read at `at` answers from, or `None` for `latest`
+/// and `pending`, which are answered from the soft state (module docs). An unknown hash is
+/// [`NodeError::UnknownBlock`]; a number beyond the latest block is refused by the node.
+async fn state_block<N: NodeApi>(node: &N, at: BlockRef) -> RpcResult<Option<u64>> {
+    match at {
+        BlockRef::Latest | BlockRef::Pending => Ok(None),
+        other => match resolve(node, other).await? {
+            Some(number) => Ok(Some(number)),
+            None => Err(NodeError::UnknownBlock.into()),
+        },
+    }
 }
 
 async fn eth_get_balance<N: NodeApi>(node: Arc<N>, params: Params<'static>) -> RpcResult<U256> {
-    let address = address_at(&params)?;
+    let (address, at) = address_at(&params)?;
+    if let Some(block) = state_block(&*node, at).await? {
+        return Ok(node.account_at(address, block).await?.balance);
+    }
     let account = node.account(address).await?;
     Ok(account
         .and_then(|a| a.balances.into_iter().find(|b| b.token == 0))
@@ -218,11 +248,16 @@ async fn eth_get_transaction_count<N: NodeApi>(
     node: Arc<N>,
     params: Params<'static>,
 ) -> RpcResult<U64> {
-    let address = address_at(&params)?;
+    let (address, at) = address_at(&params)?;
+    if let Some(block) = state_block(&*node, at).await? {
+        return Ok(U64::from(node.account_at(address, block).await?.nonce));
+    }
     let account = node.account(address).await?;
     Ok(U64::from(account.map_or(0, |a| a.nonce)))
 }
 
+/// `0x` at every block: no account holds code (module docs), so the block is parsed but not
+/// looked up.
 async fn eth_get_code<N: NodeApi>(_: Arc<N>, params: Params<'static>) -> RpcResult<Bytes> {
     address_at(&params)?;
     Ok(Bytes::new())

@@ -10,7 +10,9 @@ use crate::codec::{
 };
 use crate::records::{self, BatchRecord, BlockRecord, L1Context};
 use alloy_primitives::keccak256;
-use causeway_primitives::{AccountId, Address, B256, MAX_BALANCE, Op, TokenId, fr_to_be_bytes};
+use causeway_primitives::{
+    AccountId, Address, B256, Balance, MAX_BALANCE, Nonce, Op, TokenId, fr_to_be_bytes,
+};
 use causeway_stf::{MemoryState, StateDiff, StateView};
 use causeway_tree::{ACCOUNT_TREE_HEIGHT, MemoryStore, NodeKey, TreeKey};
 use redb::{
@@ -24,8 +26,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 /// The on-disk format this build reads and writes (`meta.version`). Version 2 added the
 /// `journal`, `op_index` and `block_hashes` tables and the `journal_next` and
-/// `next_priority_op` meta entries; version-1 files are refused, not migrated.
-pub const FORMAT_VERSION: u32 = 2;
+/// `next_priority_op` meta entries; version-1 files are refused, not migrated. Version 3 added
+/// the `balance_history` and `nonce_history` tables and the `history_from` meta entry; a
+/// version-2 file is upgraded in place when opened ([`Database::open`]), its history starting
+/// at the latest block it held.
+pub const FORMAT_VERSION: u32 = 3;
+/// The version [`Database::open`] upgrades to [`FORMAT_VERSION`].
+const UPGRADABLE_VERSION: u32 = 2;
 /// The number of the first block; the state before it is the empty state.
 pub const FIRST_BLOCK: u64 = 1;
 /// The number of the first batch.
@@ -40,6 +47,8 @@ const META_TABLE: &str = "meta";
 const JOURNAL_TABLE: &str = "journal";
 const OP_INDEX_TABLE: &str = "op_index";
 const BLOCK_HASHES_TABLE: &str = "block_hashes";
+const BALANCE_HISTORY_TABLE: &str = "balance_history";
+const NONCE_HISTORY_TABLE: &str = "nonce_history";
 
 const NODES: TableDefinition<&[u8; 13], &[u8; 32]> = TableDefinition::new(NODES_TABLE);
 const ACCOUNTS: TableDefinition<u32, &[u8]> = TableDefinition::new(ACCOUNTS_TABLE);
@@ -50,6 +59,12 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new(META_TABLE);
 const JOURNAL: TableDefinition<u64, &[u8]> = TableDefinition::new(JOURNAL_TABLE);
 const OP_INDEX: TableDefinition<&[u8; 32], (u64, u32)> = TableDefinition::new(OP_INDEX_TABLE);
 const BLOCK_HASHES: TableDefinition<&[u8; 32], u64> = TableDefinition::new(BLOCK_HASHES_TABLE);
+/// `(account, token, block)`: ordered so the entries of one balance are adjacent and sorted by
+/// block, and "the latest entry at or before block N" is the last of one range.
+const BALANCE_HISTORY: TableDefinition<(u32, u16, u64), u128> =
+    TableDefinition::new(BALANCE_HISTORY_TABLE);
+/// `(account, block)`, ordered as [`BALANCE_HISTORY`].
+const NONCE_HISTORY: TableDefinition<(u32, u64), u32> = TableDefinition::new(NONCE_HISTORY_TABLE);
 
 const META_VERSION: &str = "version";
 const META_LATEST_BLOCK: &str = "latest_block";
@@ -59,6 +74,8 @@ const META_JOURNAL_NEXT: &str = "journal_next";
 const META_NEXT_PRIORITY_OP: &str = "next_priority_op";
 /// Absent until the first write: a file without it has no L1 context yet (ETH only).
 const META_L1_CONTEXT: &str = "l1_context";
+/// The first block whose state the history tables answer for.
+const META_HISTORY_FROM: &str = "history_from";
 
 /// Nodes are handed to the in-memory store in chunks so loading never holds two copies.
 const LOAD_CHUNK: usize = 1 << 16;
@@ -82,6 +99,8 @@ pub struct Database {
     latest_batch: Option<(u64, u64)>,
     /// `meta.next_priority_op`; changes only with a committed block, under `&mut self`.
     next_priority_op: u64,
+    /// `meta.history_from`; never changes once the file is version 3.
+    history_from: u64,
     /// A copy of `meta.journal_next` for cheap reads. Appends take `&self`, hence atomic; the
     /// value appends check against is the one in `meta`, read inside their write transaction.
     journal_next: AtomicU64,
@@ -96,6 +115,7 @@ impl std::fmt::Debug for Database {
             .field("latest_batch", &self.latest_batch)
             .field("account_count", &self.state.account_count())
             .field("next_priority_op", &self.next_priority_op)
+            .field("history_from", &self.history_from)
             .field("journal_next", &self.journal_next())
             .field("poisoned", &self.is_poisoned())
             .finish_non_exhaustive()
@@ -110,13 +130,20 @@ impl Database {
     /// decoded and range-checked, and the latest block's recorded root must equal the
     /// account-tree root; any failure is an error, never a panic. Fails with
     /// [`StorageError::Db`] if the file is already open (here or in another process).
+    ///
+    /// A version-2 file (written before state history was kept) is upgraded to
+    /// [`FORMAT_VERSION`] once it has loaded and passed its checks, in one durable
+    /// transaction: the history tables are created holding every non-zero balance and nonce of
+    /// the current state as of the latest block, which becomes
+    /// [`history_from`](Self::history_from). That writes about two small rows per account,
+    /// once; if it fails, the file stays a version-2 file.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StorageError> {
         // The integrity check verifies every page checksum: without it, redb may panic on a
         // file altered behind its back. Loading reads every page anyway.
         let db = redb::Builder::new()
             .set_check_integrity_on_open(true)
             .create(path)?;
-        init(&db)?;
+        let format = init(&db)?;
         let Loaded {
             state,
             latest_block,
@@ -124,12 +151,17 @@ impl Database {
             next_priority_op,
             journal_next,
         } = load(&db)?;
+        let history_from = match format {
+            Format::Current => load_history(&db, latest_block, state.account_count())?,
+            Format::Upgradable => upgrade(&db, &state, latest_block)?,
+        };
         Ok(Database {
             db,
             state,
             latest_block,
             latest_batch,
             next_priority_op,
+            history_from,
             journal_next: AtomicU64::new(journal_next),
             poisoned: AtomicBool::new(false),
         })
@@ -154,6 +186,82 @@ impl Database {
     /// 1 + the largest one in any committed block, 0 before the first.
     pub fn next_priority_op(&self) -> u64 {
         self.next_priority_op
+    }
+
+    /// The first block whose state [`balance_at`](Self::balance_at) and
+    /// [`nonce_at`](Self::nonce_at) answer for: 0 (the empty state before [`FIRST_BLOCK`]) in a
+    /// file created with history, or the latest block of a version-2 file when it was
+    /// upgraded.
+    pub fn history_from(&self) -> u64 {
+        self.history_from
+    }
+
+    /// Whether the state after `block` can be read: `Ok`, or the error
+    /// [`balance_at`](Self::balance_at) and [`nonce_at`](Self::nonce_at) give for it
+    /// ([`StorageError::BlockNotCommitted`], [`StorageError::HistoryUnavailable`]). For a
+    /// caller that has no account to read but must still refuse the blocks they refuse.
+    pub fn check_history_block(&self, block: u64) -> Result<(), StorageError> {
+        if block > self.latest_block.unwrap_or(0) {
+            return Err(StorageError::BlockNotCommitted {
+                block,
+                latest: self.latest_block,
+            });
+        }
+        if block < self.history_from {
+            return Err(StorageError::HistoryUnavailable {
+                block,
+                from: self.history_from,
+            });
+        }
+        Ok(())
+    }
+
+    /// The balance of `token` held by `account` in the state after block `block` (block 0 is
+    /// the empty state before [`FIRST_BLOCK`]): 0 where the account did not exist yet. Read
+    /// from the history tables on disk: one range read, nothing kept in memory.
+    ///
+    /// [`StorageError::BlockNotCommitted`] for a block beyond the latest one,
+    /// [`StorageError::HistoryUnavailable`] for one before
+    /// [`history_from`](Self::history_from).
+    pub fn balance_at(
+        &self,
+        account: AccountId,
+        token: TokenId,
+        block: u64,
+    ) -> Result<Balance, StorageError> {
+        self.check_history_block(block)?;
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(BALANCE_HISTORY)?;
+        let (a, t) = (account.get(), token.get());
+        let Some(entry) = table.range((a, t, 0)..=(a, t, block))?.next_back() else {
+            return Ok(0);
+        };
+        let (key, value) = entry?;
+        let (_, _, at) = key.value();
+        let bad = corrupt(BALANCE_HISTORY_TABLE, format!("({a}, {t}, {at})"));
+        self.check_history_entry(at).map_err(&bad)?;
+        let balance = value.value();
+        if balance > MAX_BALANCE {
+            return Err(bad(format!("balance {balance} above the maximum")));
+        }
+        Ok(balance)
+    }
+
+    /// The nonce of `account` in the state after block `block`: 0 where the account did not
+    /// exist yet. Refused as [`balance_at`](Self::balance_at) is.
+    pub fn nonce_at(&self, account: AccountId, block: u64) -> Result<Nonce, StorageError> {
+        self.check_history_block(block)?;
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(NONCE_HISTORY)?;
+        let a = account.get();
+        let Some(entry) = table.range((a, 0)..=(a, block))?.next_back() else {
+            return Ok(0);
+        };
+        let (key, value) = entry?;
+        let (_, at) = key.value();
+        self.check_history_entry(at)
+            .map_err(corrupt(NONCE_HISTORY_TABLE, format!("({a}, {at})")))?;
+        Ok(value.value())
     }
 
     /// The first sequence number the next [`append_journal`](Self::append_journal) may use:
@@ -212,17 +320,29 @@ impl Database {
             for (key, value) in &diff.nodes {
                 nodes.insert(&key.to_bytes(), &fr_to_be_bytes(value))?;
             }
+            // The history rows (invariant 9) compare each new value with the one before the
+            // block, which is still the in-memory state's: it changes only after the commit.
+            // An unchanged value gets no row, so a block writes one row per value it moved.
             let mut accounts = txn.open_table(ACCOUNTS)?;
+            let mut nonce_history = txn.open_table(NONCE_HISTORY)?;
             for (id, account) in &diff.accounts {
                 accounts.insert(id.get(), encode_account(account).as_slice())?;
+                let before = self.state.account(*id).map_or(0, |a| a.nonce);
+                if account.nonce != before {
+                    nonce_history.insert((id.get(), block.number), account.nonce)?;
+                }
             }
             let mut balances = txn.open_table(BALANCES)?;
+            let mut balance_history = txn.open_table(BALANCE_HISTORY)?;
             for (&(account, token), &balance) in &diff.balances {
                 let key = (account.get(), token.get());
                 if balance == 0 {
                     balances.remove(key)?;
                 } else {
                     balances.insert(key, &encode_balance(balance))?;
+                }
+                if balance != self.state.balance(account, token) {
+                    balance_history.insert((key.0, key.1, block.number), balance)?;
                 }
             }
             txn.open_table(BLOCKS)?
@@ -584,6 +704,11 @@ impl Database {
         Ok(())
     }
 
+    /// A history entry must lie between the start of the history and the latest block.
+    fn check_history_entry(&self, at: u64) -> Result<(), String> {
+        history_entry_in_range(at, self.history_from, self.latest_block)
+    }
+
     /// A block that must exist because its number is at most the latest block.
     fn committed_block(&self, number: u64) -> Result<BlockRecord, StorageError> {
         self.block(number)?.ok_or_else(|| StorageError::Corrupt {
@@ -639,10 +764,18 @@ fn begin_durable_write(db: &redb::Database) -> Result<WriteTransaction, StorageE
     Ok(txn)
 }
 
+/// What [`init`] found in the file.
+enum Format {
+    /// [`FORMAT_VERSION`], created now or earlier.
+    Current,
+    /// [`UPGRADABLE_VERSION`]: to upgrade once loaded.
+    Upgradable,
+}
+
 /// Creates the tables and stamps the format version in a new file; checks it in an old one.
-fn init(db: &redb::Database) -> Result<(), StorageError> {
+fn init(db: &redb::Database) -> Result<Format, StorageError> {
     let txn = begin_durable_write(db)?;
-    let fresh = {
+    let (fresh, format) = {
         let nodes = txn.open_table(NODES)?;
         let accounts = txn.open_table(ACCOUNTS)?;
         let balances = txn.open_table(BALANCES)?;
@@ -653,7 +786,10 @@ fn init(db: &redb::Database) -> Result<(), StorageError> {
         let block_hashes = txn.open_table(BLOCK_HASHES)?;
         let mut meta = txn.open_table(META)?;
         match meta_get(&meta, META_VERSION, decode_u32)? {
-            Some(FORMAT_VERSION) => false,
+            Some(FORMAT_VERSION) => (false, Format::Current),
+            // Aborted below, so the history tables opened next are not created yet: `upgrade`
+            // creates them in the transaction that stamps the new version.
+            Some(UPGRADABLE_VERSION) => (false, Format::Upgradable),
             Some(found) => {
                 return Err(StorageError::UnsupportedVersion {
                     found,
@@ -669,6 +805,8 @@ fn init(db: &redb::Database) -> Result<(), StorageError> {
                     && journal.is_empty()?
                     && op_index.is_empty()?
                     && block_hashes.is_empty()?
+                    && txn.open_table(BALANCE_HISTORY)?.is_empty()?
+                    && txn.open_table(NONCE_HISTORY)?.is_empty()?
                     && meta.is_empty()?;
                 if !empty {
                     return Err(corrupt(META_TABLE, META_VERSION)(
@@ -681,7 +819,9 @@ fn init(db: &redb::Database) -> Result<(), StorageError> {
                 // journal sequence numbers be reused).
                 meta.insert(META_JOURNAL_NEXT, 0u64.to_be_bytes().as_slice())?;
                 meta.insert(META_NEXT_PRIORITY_OP, 0u64.to_be_bytes().as_slice())?;
-                true
+                // A new file keeps history from the empty state on.
+                meta.insert(META_HISTORY_FROM, 0u64.to_be_bytes().as_slice())?;
+                (true, Format::Current)
             }
         }
     };
@@ -690,7 +830,102 @@ fn init(db: &redb::Database) -> Result<(), StorageError> {
     } else {
         txn.abort()?;
     }
+    Ok(format)
+}
+
+/// Reads and checks `meta.history_from` of a current file, with spot checks of the history
+/// tables that cost a few reads (crate docs, invariant 5); the entries as a whole are
+/// range-checked when read.
+fn load_history(
+    db: &redb::Database,
+    latest_block: Option<u64>,
+    account_count: u32,
+) -> Result<u64, StorageError> {
+    let txn = db.begin_read()?;
+    let meta = txn.open_table(META)?;
+    let history_from = meta_get(&meta, META_HISTORY_FROM, decode_u64)?
+        .ok_or_else(|| corrupt(META_TABLE, META_HISTORY_FROM)("missing".into()))?;
+    if history_from > latest_block.unwrap_or(0) {
+        return Err(corrupt(META_TABLE, META_HISTORY_FROM)(format!(
+            "{history_from}, beyond the latest block {latest_block:?}"
+        )));
+    }
+    // The last key of each table names its largest account: it must exist, and the entry's
+    // block must be inside the history.
+    let balances = txn.open_table(BALANCE_HISTORY)?;
+    if let Some((key, _)) = balances.last()? {
+        let (account, token, at) = key.value();
+        let bad = corrupt(BALANCE_HISTORY_TABLE, format!("({account}, {token}, {at})"));
+        if account >= account_count {
+            return Err(bad(format!("only {account_count} accounts exist")));
+        }
+        history_entry_in_range(at, history_from, latest_block).map_err(bad)?;
+    }
+    let nonces = txn.open_table(NONCE_HISTORY)?;
+    if let Some((key, _)) = nonces.last()? {
+        let (account, at) = key.value();
+        let bad = corrupt(NONCE_HISTORY_TABLE, format!("({account}, {at})"));
+        if account >= account_count {
+            return Err(bad(format!("only {account_count} accounts exist")));
+        }
+        history_entry_in_range(at, history_from, latest_block).map_err(bad)?;
+    }
+    Ok(history_from)
+}
+
+/// A history entry of block `at` is written with block `at` (`history_from <= at`, the
+/// upgrade's snapshot being at `history_from` itself) and a block is never uncommitted, so it
+/// lies between `history_from` and the latest block.
+fn history_entry_in_range(at: u64, history_from: u64, latest: Option<u64>) -> Result<(), String> {
+    if at < history_from || latest.is_none_or(|latest| at > latest) {
+        return Err(format!(
+            "entry of block {at}, outside the history from block {history_from} to the latest \
+             block {latest:?}"
+        ));
+    }
     Ok(())
+}
+
+/// Upgrades a loaded version-2 file to [`FORMAT_VERSION`] in one durable transaction: creates
+/// the history tables holding every non-zero balance and nonce of `state` (the state after
+/// `latest_block`) as entries of that block, records it as `history_from` and stamps the
+/// version. Returns `history_from`.
+///
+/// The earlier blocks' states are not rebuilt (that would replay every block); zeros need no
+/// entry, since a value without an entry at or before a block is 0 there.
+fn upgrade(
+    db: &redb::Database,
+    state: &MemoryState,
+    latest_block: Option<u64>,
+) -> Result<u64, StorageError> {
+    let from = latest_block.unwrap_or(0);
+    let txn = begin_durable_write(db)?;
+    {
+        let mut balances = txn.open_table(BALANCE_HISTORY)?;
+        let mut nonces = txn.open_table(NONCE_HISTORY)?;
+        // Only a file written by another program could hold them: a version-2 build never
+        // created these tables.
+        if !balances.is_empty()? || !nonces.is_empty()? {
+            return Err(corrupt(BALANCE_HISTORY_TABLE, "*")(format!(
+                "history tables hold entries in a version-{UPGRADABLE_VERSION} file"
+            )));
+        }
+        // `from` is a committed block whenever the state is not empty: the snapshot's entries
+        // pass the range check on read.
+        for ((account, token), balance) in state.balances() {
+            balances.insert((account.get(), token.get(), from), balance)?;
+        }
+        for (id, account) in state.accounts() {
+            if account.nonce != 0 {
+                nonces.insert((id.get(), from), account.nonce)?;
+            }
+        }
+        let mut meta = txn.open_table(META)?;
+        meta.insert(META_HISTORY_FROM, from.to_be_bytes().as_slice())?;
+        meta.insert(META_VERSION, FORMAT_VERSION.to_be_bytes().as_slice())?;
+    }
+    txn.commit()?;
+    Ok(from)
 }
 
 struct Loaded {

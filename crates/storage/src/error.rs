@@ -70,6 +70,18 @@ pub enum StorageError {
     #[error("journal entry {seq} is not in the journal")]
     JournalEntryMissing { seq: u64 },
 
+    /// A historical read ([`Database::balance_at`](crate::Database::balance_at),
+    /// [`Database::nonce_at`](crate::Database::nonce_at)) of a block after the latest
+    /// committed one (`None` before the first).
+    #[error("block {block} is not committed: the latest block is {latest:?}")]
+    BlockNotCommitted { block: u64, latest: Option<u64> },
+
+    /// A historical read of a block before
+    /// [`Database::history_from`](crate::Database::history_from): the file was upgraded from a
+    /// version that kept no history, at block `from`.
+    #[error("no state history for block {block}: the history starts at block {from}")]
+    HistoryUnavailable { block: u64, from: u64 },
+
     /// An earlier commit failed inside redb, so whether it reached the disk is unknown.
     #[error("an earlier commit failed; reopen the database to learn what was persisted")]
     Poisoned,

@@ -35,6 +35,7 @@ const result = {
   chainId: await client.getChainId(),
   blockNumber,
   balance: await client.getBalance({ address }),
+  balanceAtBlock1: await client.getBalance({ address, blockNumber: 1n }),
   transactionCount: await client.getTransactionCount({ address }),
   gasPrice: await client.getGasPrice(),
   block: {

@@ -3,13 +3,13 @@
 
 use crate::Running;
 use crate::mem_node::{
-    self, ALICE, ALICE_ETH, ALICE_NONCE, BOB, CLIENT_VERSION, FEE_RECIPIENT, L1_DEPOSITOR,
-    L2_CHAIN_ID, NOBODY,
+    self, ALICE, ALICE_ETH, ALICE_ETH_SEALED, ALICE_NONCE, BOB, CLIENT_VERSION, FEE_RECIPIENT,
+    L1_DEPOSITOR, L2_CHAIN_ID, NOBODY,
 };
 use alloy::consensus::Transaction as _;
 use alloy::network::TransactionResponse;
 use alloy::providers::{Provider, ProviderBuilder};
-use alloy::rpc::types::{BlockNumberOrTag, BlockTransactions, TransactionRequest};
+use alloy::rpc::types::{BlockId, BlockNumberOrTag, BlockTransactions, TransactionRequest};
 use alloy_primitives::{B256, U256};
 use causeway_rpc::eth::{BLOCK_GAS_LIMIT, EMPTY_ROOT_HASH, EMPTY_UNCLES_HASH};
 
@@ -31,20 +31,14 @@ async fn alloy_reads_chain_accounts_and_fees() {
     // Bob's account holds only an ERC-20; nobody has no account: both hold no ETH.
     assert_eq!(eth.get_balance(BOB).await.unwrap(), U256::ZERO);
     assert_eq!(eth.get_balance(NOBODY).await.unwrap(), U256::ZERO);
-    // Any block tag answers from the current state.
-    for tag in [
-        BlockNumberOrTag::Number(0),
-        BlockNumberOrTag::Pending,
-        BlockNumberOrTag::Safe,
-        BlockNumberOrTag::Finalized,
-        BlockNumberOrTag::Earliest,
-    ] {
-        assert_eq!(
-            eth.get_balance(ALICE).block_id(tag.into()).await.unwrap(),
-            U256::from(ALICE_ETH),
-            "{tag}"
-        );
-    }
+    // `pending` answers from the soft state, as `latest` does.
+    assert_eq!(
+        eth.get_balance(ALICE)
+            .block_id(BlockNumberOrTag::Pending.into())
+            .await
+            .unwrap(),
+        U256::from(ALICE_ETH)
+    );
     assert_eq!(
         eth.get_transaction_count(ALICE).await.unwrap(),
         u64::from(ALICE_NONCE)
@@ -79,6 +73,102 @@ async fn alloy_reads_chain_accounts_and_fees() {
     assert_eq!(
         eth.syncing().await.unwrap(),
         alloy::rpc::types::SyncStatus::None
+    );
+}
+
+#[tokio::test]
+async fn alloy_reads_balances_and_nonces_at_past_blocks() {
+    let rpc = Running::start().await;
+    let eth = provider(&rpc);
+
+    // Every reference but `latest` and `pending` names a sealed block and gets the state
+    // after it: safe = committed = 1, finalized = executed = 0, earliest = 0.
+    for (at, balance, nonce) in [
+        (BlockNumberOrTag::Number(0).into(), 0, 0),
+        (BlockNumberOrTag::Number(1).into(), ALICE_ETH_SEALED, 1),
+        (BlockNumberOrTag::Number(2).into(), ALICE_ETH_SEALED, 2),
+        (BlockNumberOrTag::Safe.into(), ALICE_ETH_SEALED, 1),
+        (BlockNumberOrTag::Finalized.into(), 0, 0),
+        (BlockNumberOrTag::Earliest.into(), 0, 0),
+        (BlockId::hash(mem_node::block_hash(1)), ALICE_ETH_SEALED, 1),
+    ] {
+        assert_eq!(
+            eth.get_balance(ALICE).block_id(at).await.unwrap(),
+            U256::from(balance),
+            "{at}"
+        );
+        assert_eq!(
+            eth.get_transaction_count(ALICE).block_id(at).await.unwrap(),
+            nonce,
+            "{at}"
+        );
+    }
+    assert_eq!(
+        rpc.node.account_at_blocks(),
+        [0, 0, 1, 1, 2, 2, 1, 1, 0, 0, 0, 0, 1, 1]
+    );
+    // `latest` counts the pending op, which the state after block 2 (nonce 2) does not.
+    assert_eq!(
+        eth.get_transaction_count(ALICE).latest().await.unwrap(),
+        u64::from(ALICE_NONCE)
+    );
+    assert_eq!(
+        eth.get_balance(NOBODY)
+            .block_id(BlockNumberOrTag::Number(1).into())
+            .await
+            .unwrap(),
+        U256::ZERO
+    );
+    // eth_getCode takes a block too, and there is never code.
+    assert!(
+        eth.get_code_at(ALICE)
+            .block_id(BlockNumberOrTag::Number(1).into())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn state_reads_of_blocks_the_node_lacks_are_errors() {
+    let rpc = Running::start().await;
+    let eth = provider(&rpc);
+
+    // A block beyond the latest, or a hash of no block: what geth answers, -32000 "header not
+    // found".
+    for at in [
+        BlockId::from(BlockNumberOrTag::Number(3)),
+        BlockId::from(BlockNumberOrTag::Number(u64::MAX)),
+        BlockId::hash(B256::repeat_byte(9)),
+    ] {
+        let err = eth.get_balance(ALICE).block_id(at).await.unwrap_err();
+        let resp = err.as_error_resp().expect("a JSON-RPC error");
+        assert_eq!(
+            (resp.code, resp.message.as_ref()),
+            (-32000, "header not found"),
+            "{at}"
+        );
+        let err = eth
+            .get_transaction_count(ALICE)
+            .block_id(at)
+            .await
+            .unwrap_err();
+        assert_eq!(err.as_error_resp().expect("an error").code, -32000, "{at}");
+    }
+
+    // A block older than the node's state history.
+    rpc.node.set_history_from(2);
+    let err = eth
+        .get_balance(ALICE)
+        .block_id(BlockNumberOrTag::Number(1).into())
+        .await
+        .unwrap_err();
+    let resp = err.as_error_resp().expect("a JSON-RPC error");
+    assert_eq!(resp.code, -32000);
+    assert!(resp.message.contains("history starts at block 2"), "{resp}");
+    assert_eq!(
+        resp.data.as_ref().map(|d| d.get()),
+        Some(r#"{"firstBlock":2}"#)
     );
 }
 

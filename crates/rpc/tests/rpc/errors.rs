@@ -9,7 +9,7 @@ use alloy_primitives::U256;
 use causeway_rpc::api::{NodeError, OpRequest, RequestError};
 use causeway_rpc::client::{Client, ClientError};
 use causeway_rpc::error::{
-    ALREADY_KNOWN, BUSY, FEE_TOO_LOW, INVALID_PARAMS, REJECTED, UNAVAILABLE,
+    ALREADY_KNOWN, BUSY, FEE_TOO_LOW, HEADER_NOT_FOUND, INVALID_PARAMS, REJECTED, UNAVAILABLE,
 };
 use causeway_rpc::server::{MAX_BATCH, MAX_REQUEST_BODY};
 use jsonrpsee::core::client::ClientT;
@@ -87,6 +87,19 @@ async fn each_node_error_has_its_code() {
     let (code, message, _) = rpc_error(client.get_account(ALICE).await);
     assert_eq!(code, UNAVAILABLE);
     assert!(message.contains("the disk is full"), "{message}");
+
+    rpc.node.fail_next(NodeError::UnknownBlock);
+    let (code, message, data) = rpc_error(client.get_account(ALICE).await);
+    assert_eq!(
+        (code, message.as_str(), data),
+        (HEADER_NOT_FOUND, "header not found", None)
+    );
+
+    rpc.node
+        .fail_next(NodeError::HistoryUnavailable { block: 3, first: 7 });
+    let (code, _, data) = rpc_error(client.get_account(ALICE).await);
+    assert_eq!(code, UNAVAILABLE);
+    assert_eq!(data, Some(json!({ "firstBlock": 7 })));
 
     rpc.node
         .fail_next(NodeError::Request(RequestError::TokenId(5000)));

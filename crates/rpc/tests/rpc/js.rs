@@ -6,7 +6,8 @@
 
 use crate::Running;
 use crate::mem_node::{
-    self, ALICE, ALICE_ETH, ALICE_NONCE, BOB, FEE_RECIPIENT, L1_DEPOSITOR, L2_CHAIN_ID,
+    self, ALICE, ALICE_ETH, ALICE_ETH_SEALED, ALICE_NONCE, BOB, FEE_RECIPIENT, L1_DEPOSITOR,
+    L2_CHAIN_ID,
 };
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -57,6 +58,7 @@ async fn viem_reads_the_ethereum_methods() {
     assert_eq!(got["chainId"], L2_CHAIN_ID);
     assert_eq!(got["blockNumber"], "2");
     assert_eq!(got["balance"], ALICE_ETH.to_string());
+    assert_eq!(got["balanceAtBlock1"], ALICE_ETH_SEALED.to_string());
     assert_eq!(got["transactionCount"], ALICE_NONCE);
     assert_eq!(got["gasPrice"], "0");
     assert_eq!(

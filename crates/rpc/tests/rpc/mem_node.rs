@@ -6,8 +6,8 @@
 use alloy_primitives::{Address, B256, U256, keccak256};
 use causeway_primitives::Op;
 use causeway_rpc::api::{
-    AccountInfo, AccountProof, BlockInfo, ChainStatus, FeeKind, FeeQuote, NodeApi, NodeError,
-    NodeInfo, OpStage, OpStatus, OpView, TokenBalance, TokenInfo,
+    AccountAt, AccountInfo, AccountProof, BlockInfo, ChainStatus, FeeKind, FeeQuote, NodeApi,
+    NodeError, NodeInfo, OpStage, OpStatus, OpView, TokenBalance, TokenInfo,
 };
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -23,6 +23,9 @@ pub const L1_DEPOSITOR: Address = Address::repeat_byte(0xd0);
 /// Alice's ETH balance (5 ETH) and her next nonce.
 pub const ALICE_ETH: u128 = 5_000_000_000_000_000_000;
 pub const ALICE_NONCE: u32 = 3;
+/// Alice's ETH after blocks 1 and 2 (block 2 moves only the ERC-20): the pending op then
+/// spends 1 wei and a fee of 1000.
+pub const ALICE_ETH_SEALED: u128 = ALICE_ETH + 1001;
 pub const CLIENT_VERSION: &str = "causeway/test";
 
 /// The fixture's op hashes: deterministic names, not real op hashes.
@@ -66,6 +69,10 @@ struct State {
     fail_next: Option<NodeError>,
     /// The limit the last `history` call was given (checks the server's cap).
     last_history_limit: Option<usize>,
+    /// The blocks `account_at` was asked for, in order (checks how the server resolves tags).
+    account_at_blocks: Vec<u64>,
+    /// The first block `account_at` has state for (0 unless a test moves it).
+    history_from: u64,
 }
 
 fn view(name: &str, from: Address, to: Address, token: u16, amount: u128) -> OpView {
@@ -180,6 +187,8 @@ impl MemNode {
                 submitted: Vec::new(),
                 fail_next: None,
                 last_history_limit: None,
+                account_at_blocks: Vec::new(),
+                history_from: 0,
             }),
         }
     }
@@ -199,6 +208,16 @@ impl MemNode {
 
     pub fn last_history_limit(&self) -> Option<usize> {
         self.state().last_history_limit
+    }
+
+    /// Makes `account_at` refuse blocks below `first`, as a node whose state history starts
+    /// there does.
+    pub fn set_history_from(&self, first: u64) {
+        self.state().history_from = first;
+    }
+
+    pub fn account_at_blocks(&self) -> Vec<u64> {
+        self.state().account_at_blocks.clone()
     }
 
     /// The state, unless a failure was injected.
@@ -301,6 +320,32 @@ impl NodeApi for MemNode {
 
     async fn account(&self, address: Address) -> Result<Option<AccountInfo>, NodeError> {
         Ok(self.live()?.accounts.get(&address).cloned())
+    }
+
+    /// Alice's sealed history: nothing at the genesis, [`ALICE_ETH_SEALED`] and nonce 1 after
+    /// block 1 (her ETH transfer), nonce 2 after block 2; everyone else holds no ETH.
+    async fn account_at(&self, address: Address, block: u64) -> Result<AccountAt, NodeError> {
+        let mut state = self.live()?;
+        state.account_at_blocks.push(block);
+        if block >= state.blocks.len() as u64 {
+            return Err(NodeError::UnknownBlock);
+        }
+        if block < state.history_from {
+            return Err(NodeError::HistoryUnavailable {
+                block,
+                first: state.history_from,
+            });
+        }
+        let (balance, nonce) = match (address, block) {
+            (ALICE, 0) => (0, 0),
+            (ALICE, n) => (ALICE_ETH_SEALED, n as u32),
+            _ => (0, 0),
+        };
+        Ok(AccountAt {
+            block,
+            balance: U256::from(balance),
+            nonce,
+        })
     }
 
     async fn op_status(&self, hash: B256) -> Result<Option<OpStatus>, NodeError> {

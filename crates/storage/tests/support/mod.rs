@@ -77,7 +77,7 @@ pub fn next_block(state: &MemoryState, number: u64) -> (BlockRecord, StateDiff) 
     let mut balances = BTreeMap::new();
     let mut ops = Vec::new();
     let mut count = state.account_count();
-    let token = |rng: &mut StdRng| TokenId::new(rng.gen_range(0..8)).expect("small token id");
+    let token = |rng: &mut StdRng| TokenId::new(rng.gen_range(0..TOKENS)).expect("small token id");
 
     for _ in 0..rng.gen_range(1..=6) {
         if count == 0 || rng.gen_bool(0.3) {
@@ -200,11 +200,16 @@ pub fn batch_of(number: u64, first: &BlockRecord, last: &BlockRecord) -> BatchRe
     }
 }
 
+/// The token ids the generated chain uses (`0..TOKENS`).
+pub const TOKENS: u16 = 8;
+
 /// Asserts that `db` holds exactly the replayed chain: state, node values, block records and
-/// nothing beyond, and that its root is what the accounts and balances hash to.
+/// nothing beyond, that its root is what the accounts and balances hash to, and that the
+/// history read at the latest block is that state.
 pub fn assert_matches_replay(db: &Database, replay: &Replay) {
     assert_eq!(db.latest_block(), replay.latest());
     assert_same_state(db.state(), &replay.state, &replay.node_keys);
+    assert_history_at(db, replay.latest().unwrap_or(0), &replay.state);
     for block in &replay.blocks {
         assert_eq!(db.block(block.number).unwrap().as_ref(), Some(block));
     }
@@ -216,6 +221,29 @@ pub fn assert_matches_replay(db: &Database, replay: &Replay) {
         state.root(),
         "stored root differs from the root recomputed from accounts and balances"
     );
+}
+
+/// Asserts that every nonce and every balance (of the tokens below [`TOKENS`]) that `db`'s
+/// history gives for the state after block `block` is `state`'s, for the accounts of `state`
+/// and one beyond, which must read as empty.
+pub fn assert_history_at(db: &Database, block: u64, state: &MemoryState) {
+    for n in 0..=state.account_count() {
+        let id = AccountId::new(n).expect("few accounts");
+        let nonce = state.account(id).map_or(0, |a| a.nonce);
+        assert_eq!(
+            db.nonce_at(id, block).unwrap(),
+            nonce,
+            "nonce of {n} at {block}"
+        );
+        for t in 0..TOKENS {
+            let token = TokenId::new(t).expect("small token id");
+            assert_eq!(
+                db.balance_at(id, token, block).unwrap(),
+                state.balance(id, token),
+                "balance of {n} token {t} at {block}"
+            );
+        }
+    }
 }
 
 pub fn assert_same_state(a: &MemoryState, b: &MemoryState, node_keys: &HashSet<NodeKey>) {
