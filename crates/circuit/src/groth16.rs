@@ -10,13 +10,17 @@
 //! proof then synthesizes the circuit in witness-only mode (no constraint is stored) and runs
 //! the QAP reduction and the multi-scalar multiplications on those matrices. A false statement
 //! is not caught while proving (there are no constraints to check): it gives a proof that
-//! does not verify, which is why callers verify before publishing. A development setup derives its secret randomness from a public seed, so
-//! anyone can forge proofs for it: it exists for tests and devnets only, and its keys say so
-//! in [`KeyOrigin`]. A production setup comes from a ceremony and is loaded as bytes.
+//! does not verify, which is why callers verify before publishing. The MSMs are
+//! [`crate::msm::msm`] (batch-affine Pippenger), about twice as fast here as arkworks' own.
+//!
+//! A development setup derives its secret randomness from a public seed, so anyone can forge
+//! proofs for it: it exists for tests and devnets only, and its keys say so in
+//! [`KeyOrigin`]. A production setup comes from a ceremony and is loaded as bytes.
 
 use crate::batch::{BatchCircuit, BatchInput, BatchShape};
-use ark_bn254::{Bn254, G1Projective, G2Projective};
-use ark_ec::{CurveGroup, VariableBaseMSM};
+use crate::msm::msm;
+use ark_bn254::Bn254;
+use ark_ec::CurveGroup;
 use ark_ff::{PrimeField, UniformRand};
 use ark_groth16::Groth16;
 use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
@@ -269,18 +273,13 @@ fn msm_proof(
     let (b2_first, b2_rest) = (pk.b_g2_query[0], &pk.b_g2_query[1..]);
     let variables = &scalars[1..];
 
-    let g_a =
-        G1Projective::msm_bigint(a_rest, variables) + a_first + pk.vk.alpha_g1 + pk.delta_g1 * r;
-    let g1_b =
-        G1Projective::msm_bigint(b1_rest, variables) + b1_first + pk.beta_g1 + pk.delta_g1 * s;
-    let g2_b = G2Projective::msm_bigint(b2_rest, variables)
-        + b2_first
-        + pk.vk.beta_g2
-        + pk.vk.delta_g2 * s;
+    let g_a = msm(a_rest, variables) + a_first + pk.vk.alpha_g1 + pk.delta_g1 * r;
+    let g1_b = msm(b1_rest, variables) + b1_first + pk.beta_g1 + pk.delta_g1 * s;
+    let g2_b = msm(b2_rest, variables) + b2_first + pk.vk.beta_g2 + pk.vk.delta_g2 * s;
     let witness = &scalars[num_instance..];
-    let l = G1Projective::msm_bigint(&pk.l_query, witness);
+    let l = msm(&pk.l_query, witness);
     let h_scalars: Vec<_> = h.par_iter().map(|x| x.into_bigint()).collect();
-    let h_acc = G1Projective::msm_bigint(&pk.h_query, &h_scalars);
+    let h_acc = msm(&pk.h_query, &h_scalars);
     let g_c = g_a * s + g1_b * r - pk.delta_g1 * (r * s) + l + h_acc;
     Proof {
         a: g_a.into_affine(),

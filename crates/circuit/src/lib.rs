@@ -10,6 +10,7 @@
 //!   fixed- and variable-base scalar multiplication, matching `causeway_crypto::babyjubjub`;
 //! - [`eddsa`]: EdDSA-Poseidon signature verification, accepting exactly what
 //!   `causeway_crypto::eddsa::PublicKey::verify` accepts.
+//! - [`msm`]: the Groth16 prover's multi-scalar multiplication, equal to arkworks' `msm_bigint`.
 //!
 //! Like the rest of the pure core, nothing here does IO. Gadgets report only arkworks'
 //! `SynthesisError`; a statement that is false makes the constraint system unsatisfied rather
@@ -21,5 +22,6 @@ pub mod eddsa;
 pub mod export;
 pub mod groth16;
 pub mod merkle;
+pub mod msm;
 pub mod poseidon;
 pub mod sha256;
