@@ -32,7 +32,7 @@ use ark_relations::r1cs::{
 use ark_serialize::{CanonicalDeserialize, CanonicalSerialize, Compress, Validate};
 use ark_snark::SNARK;
 use ark_std::rand::{CryptoRng, RngCore, SeedableRng, rngs::StdRng};
-use causeway_primitives::{Address, Domain, Fr};
+use causeway_primitives::Fr;
 use std::time::{Duration, Instant};
 
 pub type ProvingKey = ark_groth16::ProvingKey<Bn254>;
@@ -75,23 +75,12 @@ pub enum ProofError {
     },
 }
 
-fn empty_circuit(shape: BatchShape) -> BatchCircuit {
-    BatchCircuit {
-        input: BatchInput::empty(
-            shape,
-            Domain {
-                chain_id: 0,
-                contract: Address::ZERO,
-            },
-        ),
-    }
-}
-
 /// A circuit-specific development setup for `shape`, all randomness from `seed`.
 /// NOT FOR PRODUCTION: whoever knows the seed can prove false statements.
 pub fn dev_setup(shape: BatchShape, seed: u64) -> Result<ProvingKey, ProofError> {
     let mut rng = StdRng::seed_from_u64(seed);
-    let (pk, _) = Groth16::<Bn254>::circuit_specific_setup(empty_circuit(shape), &mut rng)?;
+    let (pk, _) =
+        Groth16::<Bn254>::circuit_specific_setup(BatchCircuit::of_shape(shape), &mut rng)?;
     Ok(pk)
 }
 
@@ -118,7 +107,7 @@ impl BatchR1cs {
         let cs = ConstraintSystem::<Fr>::new_ref();
         cs.set_optimization_goal(OptimizationGoal::Constraints);
         cs.set_mode(SynthesisMode::Setup);
-        empty_circuit(shape).generate_constraints(cs.clone())?;
+        BatchCircuit::of_shape(shape).generate_constraints(cs.clone())?;
         cs.finalize();
         let matrices = cs.to_matrices().ok_or(SynthesisError::MissingCS)?;
         Ok(Self { shape, matrices })
@@ -227,10 +216,7 @@ fn witness(r1cs: &BatchR1cs, input: &BatchInput) -> Result<Vec<Fr>, ProofError> 
     cs.set_mode(SynthesisMode::Prove {
         construct_matrices: false,
     });
-    BatchCircuit {
-        input: input.clone(),
-    }
-    .generate_constraints(cs.clone())?;
+    crate::batch::synthesize(input, cs.clone(), &mut Default::default())?;
     let mut inner = cs.borrow_mut().ok_or(SynthesisError::MissingCS)?;
     let m = &r1cs.matrices;
     let got = inner.num_instance_variables + inner.num_witness_variables;
@@ -314,6 +300,7 @@ pub fn key_from_bytes<K: CanonicalDeserialize>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use causeway_primitives::{Address, Domain};
 
     const DOMAIN: Domain = Domain {
         chain_id: 31337,

@@ -81,13 +81,29 @@ pub struct BatchCircuit {
     pub input: BatchInput,
 }
 
+impl BatchCircuit {
+    /// The circuit of `shape` holding an empty batch: what a setup or a constraint count
+    /// synthesizes (the constraints depend on the shape only).
+    pub fn of_shape(shape: BatchShape) -> Self {
+        Self {
+            input: BatchInput::empty(
+                shape,
+                causeway_primitives::Domain {
+                    chain_id: 0,
+                    contract: causeway_primitives::Address::ZERO,
+                },
+            ),
+        }
+    }
+}
+
 impl ConstraintSynthesizer<Fr> for BatchCircuit {
     fn generate_constraints(self, cs: ConstraintSystemRef<Fr>) -> Result<(), SynthesisError> {
         synthesize(&self.input, cs, &mut Marks::default())
     }
 }
 
-fn synthesize(
+pub(crate) fn synthesize(
     input: &BatchInput,
     cs: ConstraintSystemRef<Fr>,
     marks: &mut Marks,
@@ -246,15 +262,6 @@ pub fn constraint_count(shape: BatchShape) -> Result<usize, SynthesisError> {
     use ark_relations::r1cs::{ConstraintSystem, SynthesisMode};
     let cs = ConstraintSystem::<Fr>::new_ref();
     cs.set_mode(SynthesisMode::Setup);
-    BatchCircuit {
-        input: BatchInput::empty(
-            shape,
-            causeway_primitives::Domain {
-                chain_id: 0,
-                contract: causeway_primitives::Address::ZERO,
-            },
-        ),
-    }
-    .generate_constraints(cs.clone())?;
+    BatchCircuit::of_shape(shape).generate_constraints(cs.clone())?;
     Ok(cs.num_constraints())
 }
