@@ -4,20 +4,17 @@
 //! `Command::Priority`, the L2 key is registered with a ChangePubKey authorized in
 //! `SequencerConfig::auths`, and blocks are sealed by age.
 
+mod support;
+
 use alloy::providers::{Provider, ProviderBuilder};
 use alloy::rpc::types::{BlockId, BlockNumberOrTag};
 use alloy_primitives::U256;
-use causeway_crypto::eddsa::PrivateKey;
-use causeway_crypto::poseidon::hash4;
 use causeway_l1_gen::BATCH_SHAPE;
-use causeway_node::config::{FeeSchedule, SequencerConfig};
+use causeway_node::config::SequencerConfig;
 use causeway_node::follow::L1View;
 use causeway_node::sequencer::{Command, Sequencer, SequencerHandle, channel};
 use causeway_node::service::Service;
-use causeway_primitives::{
-    AccountId, Address, Balance, ChangePubKey, ChangePubKeyAuth, Deposit, Domain, Nonce, Op,
-    PackedPoint, TokenId, Transfer, TxSignature,
-};
+use causeway_primitives::{Address, Balance, Nonce, Op, TokenId};
 use causeway_prover::JobQueue;
 use causeway_rpc::api::{NodeApi, NodeInfo};
 use causeway_storage::Database;
@@ -27,13 +24,9 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use support::{DOMAIN, FEE, OPERATOR, deposit, register, transfer};
 
-const DOMAIN: Domain = Domain {
-    chain_id: 31337,
-    contract: Address::repeat_byte(0xcc),
-};
-const FEE: Balance = 10;
-const OPERATOR: Address = Address::repeat_byte(0xfe);
+/// Alice is user 1: account 1, key `[1; 32]`.
 const ALICE: Address = Address::repeat_byte(0x01);
 const BOB: Address = Address::repeat_byte(0x02);
 const ALICE_DEPOSIT: Balance = 1_000_000;
@@ -41,59 +34,13 @@ const ALICE_DEPOSIT: Balance = 1_000_000;
 const BLOCK_TIME: Duration = Duration::from_millis(700);
 const TIMEOUT: Duration = Duration::from_secs(30);
 
-fn alice_key() -> PrivateKey {
-    PrivateKey::from_bytes([1; 32])
-}
-
 fn config() -> SequencerConfig {
-    SequencerConfig {
-        shape: BATCH_SHAPE,
-        block_time: BLOCK_TIME,
-        fee_account: AccountId::new(0).unwrap(),
-        domain: DOMAIN,
-        token_count: 1,
-        auths: [(ALICE, alice_key().public_key().to_packed(), 0)].into(),
-        fees: FeeSchedule {
-            transfer: FEE,
-            withdraw: FEE,
-            change_pubkey: 0,
-        },
-        max_parked_per_sender: 4,
-        max_group: 256,
-    }
+    support::config(BATCH_SHAPE, BLOCK_TIME, 1)
 }
 
-fn deposit(priority_id: u64, to: Address, amount: Balance) -> Op {
-    Op::Deposit(Deposit {
-        priority_id,
-        from: to,
-        to,
-        token: TokenId::ETH,
-        amount,
-    })
-}
-
-/// Alice (account 1) pays `amount` ETH to `to` with fee [`FEE`].
+/// Alice pays `amount` ETH to `to` with fee [`FEE`].
 fn alice_pays(to: Address, amount: Balance, nonce: Nonce) -> Op {
-    let mut t = Transfer {
-        from: AccountId::new(1).unwrap(),
-        to,
-        token: TokenId::ETH,
-        amount,
-        fee: FEE,
-        nonce,
-        signature: TxSignature {
-            pubkey: PackedPoint([0; 32]),
-            r8_x: [0; 32],
-            r8_y: [0; 32],
-            s: [0; 32],
-        },
-    };
-    let key = alice_key();
-    t.signature = key
-        .sign(hash4(&t.signing_fields(&DOMAIN)))
-        .to_tx_signature(&key.public_key());
-    Op::Transfer(t)
+    transfer(1, to, amount, nonce)
 }
 
 /// The sequencer over `<dir>/state.redb`, its service and the RPC server on a free port.
@@ -187,22 +134,14 @@ async fn balances_and_nonces_at_past_blocks_survive_later_blocks_and_a_restart()
     // Block b1: the fee account and Alice are created by deposits.
     node.handle
         .send_blocking(Command::Priority(vec![
-            deposit(0, OPERATOR, 1_000),
-            deposit(1, ALICE, ALICE_DEPOSIT),
+            deposit(0, OPERATOR, TokenId::ETH, 1_000),
+            deposit(1, ALICE, TokenId::ETH, ALICE_DEPOSIT),
         ]))
         .expect("queued");
     let b1 = node.sealed_after(0).await;
 
     // Block b2: Alice registers her L2 key (a ChangePubKey ends its block).
-    let register = Op::ChangePubKey(ChangePubKey {
-        account: AccountId::new(1).unwrap(),
-        new_pubkey: alice_key().public_key().to_packed(),
-        fee_token: TokenId::ETH,
-        fee: 0,
-        nonce: 0,
-        auth: ChangePubKeyAuth::Onchain,
-    });
-    node.service.submit(register).await.expect("accepted");
+    node.service.submit(register(1)).await.expect("accepted");
     let b2 = node.sealed_after(b1).await;
 
     // Block b3: Alice pays Bob twice, so her balance changes twice in the block; Bob's account

@@ -18,19 +18,16 @@
 //! instant leaves on disk (the page cache survives a process crash). Opening the copy runs
 //! redb's recovery as after a real crash, and the sequencer opened on it replays the journal.
 
+mod support;
+
 use alloy_primitives::U256;
 use causeway_circuit::batch::BatchShape;
-use causeway_crypto::eddsa::PrivateKey;
-use causeway_crypto::poseidon::hash4;
 use causeway_l1_gen::BATCH_SHAPE;
 use causeway_node::NodeFatal;
-use causeway_node::config::{FeeSchedule, SequencerConfig};
+use causeway_node::config::SequencerConfig;
 use causeway_node::sequencer::{Command, Sequencer, SequencerHandle, Soft, channel};
 use causeway_primitives::pubdata::CHUNK_BYTES;
-use causeway_primitives::{
-    AccountId, Address, B256, Balance, ChangePubKey, ChangePubKeyAuth, Deposit, Domain, Nonce, Op,
-    TokenId, Transfer,
-};
+use causeway_primitives::{Address, B256, Balance, Nonce, Op, TokenId};
 use causeway_prover::JobQueue;
 use causeway_rpc::api::NodeError;
 use causeway_stf::StateView;
@@ -42,17 +39,11 @@ use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+use support::{FEE, OPERATOR, addr, config, deposit, id, key, register, signed_transfer, transfer};
 use tempfile::TempDir;
 use tokio::sync::oneshot;
 
-const DOMAIN: Domain = Domain {
-    chain_id: 31337,
-    contract: Address::repeat_byte(0xcc),
-};
-/// The transfer fee floor (and the fee every test transfer pays unless it says otherwise).
-const FEE: Balance = 10;
-/// The fee account's owner, depositor of priority op 0.
-const OPERATOR: Address = Address::repeat_byte(0xfe);
+/// The fee account's first deposit.
 const OPERATOR_DEPOSIT: Balance = 1_000;
 /// Long enough that no block is ever sealed by age during a test.
 const LONG: Duration = Duration::from_secs(600);
@@ -60,104 +51,9 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Whether a refusal is the expected one.
 type ErrorCheck = Box<dyn Fn(&NodeError) -> bool>;
-fn id(n: u32) -> AccountId {
-    AccountId::new(n).expect("a valid account id")
-}
-
-fn key(n: u8) -> PrivateKey {
-    PrivateKey::from_bytes([n; 32])
-}
-
-fn addr(n: u8) -> Address {
-    Address::repeat_byte(n)
-}
-
-fn config(shape: BatchShape, block_time: Duration, users: u8) -> SequencerConfig {
-    SequencerConfig {
-        shape,
-        block_time,
-        fee_account: id(0),
-        domain: DOMAIN,
-        token_count: 1,
-        auths: (1..=users)
-            .map(|n| (addr(n), key(n).public_key().to_packed(), 0))
-            .collect(),
-        fees: FeeSchedule {
-            transfer: FEE,
-            withdraw: FEE,
-            change_pubkey: 0,
-        },
-        max_parked_per_sender: 4,
-        max_group: 256,
-    }
-}
-
-fn deposit(priority_id: u64, to: Address, token: TokenId, amount: Balance) -> Op {
-    Op::Deposit(Deposit {
-        priority_id,
-        from: to,
-        to,
-        token,
-        amount,
-    })
-}
 
 fn eth_deposit(priority_id: u64, to: Address, amount: Balance) -> Op {
     deposit(priority_id, to, TokenId::ETH, amount)
-}
-
-/// A ChangePubKey registering user `n`'s key on account `n`, authorized on L1.
-fn register(n: u8) -> Op {
-    Op::ChangePubKey(ChangePubKey {
-        account: id(n.into()),
-        new_pubkey: key(n).public_key().to_packed(),
-        fee_token: TokenId::ETH,
-        fee: 0,
-        nonce: 0,
-        auth: ChangePubKeyAuth::Onchain,
-    })
-}
-
-/// An ETH transfer from account `from`, signed with key `signer`.
-fn signed_transfer(
-    signer: u8,
-    from: AccountId,
-    to: Address,
-    amount: Balance,
-    fee: Balance,
-    nonce: Nonce,
-) -> Transfer {
-    let mut t = Transfer {
-        from,
-        to,
-        token: TokenId::ETH,
-        amount,
-        fee,
-        nonce,
-        signature: causeway_primitives::TxSignature {
-            pubkey: causeway_primitives::PackedPoint([0; 32]),
-            r8_x: [0; 32],
-            r8_y: [0; 32],
-            s: [0; 32],
-        },
-    };
-    let k = key(signer);
-    t.signature = k
-        .sign(hash4(&t.signing_fields(&DOMAIN)))
-        .to_tx_signature(&k.public_key());
-    t
-}
-
-/// User `from` pays `amount` to `to` with fee [`FEE`].
-fn transfer(from: u8, to: Address, amount: Balance, nonce: Nonce) -> Op {
-    Op::Transfer(signed_transfer(
-        from,
-        id(from.into()),
-        to,
-        amount,
-        FEE,
-        nonce,
-    ))
 }
 
 fn wait<T>(answer: oneshot::Receiver<T>) -> T {
