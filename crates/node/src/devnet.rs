@@ -313,7 +313,11 @@ impl Devnet {
             "L2  http://{0}  ws://{0}  chain id {1}\n",
             self.node.rpc_addr, info.l2_chain_id
         );
-        out += &format!("rollup      {}\n", self.deployment.rollup);
+        // The exit tool reads the rollup's history from its deployment block (`--from-block`).
+        out += &format!(
+            "rollup      {}  deployed in L1 block {}\n",
+            self.deployment.rollup, self.deployment.block
+        );
         out += &format!("verifier    {}\n", self.deployment.verifier);
         out += &format!("state tree  {}\n", self.deployment.state_tree);
         out += &format!(
