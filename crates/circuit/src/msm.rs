@@ -296,6 +296,52 @@ enum Step {
     Clear,
 }
 
+impl Step {
+    /// How a + q is computed (q finite, a possibly the point at infinity).
+    #[inline]
+    fn of<P: SWCurveConfig>(a: &Affine<P>, q: &Affine<P>) -> Self {
+        if a.infinity {
+            Step::Set
+        } else if a.x != q.x {
+            Step::Add
+        } else if a.y == q.y && !a.y.is_zero() {
+            Step::Double
+        } else {
+            Step::Clear
+        }
+    }
+
+    /// The slope's denominator (nonzero), or `None` for the steps that do not divide.
+    #[inline]
+    fn denominator<P: SWCurveConfig>(self, a: &Affine<P>, q: &Affine<P>) -> Option<P::BaseField> {
+        match self {
+            Step::Add => Some(q.x - a.x),
+            Step::Double => Some(a.y.double()),
+            Step::Set | Step::Clear => None,
+        }
+    }
+
+    /// a + q for a step that divides, given the inverse of its [`Step::denominator`].
+    #[inline]
+    fn divided_sum<P: SWCurveConfig>(
+        self,
+        a: &Affine<P>,
+        q: &Affine<P>,
+        inv_den: P::BaseField,
+    ) -> Affine<P> {
+        let num = if self == Step::Double {
+            let xx = a.x.square();
+            xx.double() + xx + P::COEFF_A
+        } else {
+            q.y - a.y
+        };
+        let lambda = num * inv_den;
+        let x3 = lambda.square() - a.x - q.x;
+        let y3 = lambda * (a.x - x3) - a.y;
+        Affine::new_unchecked(x3, y3)
+    }
+}
+
 /// Affine buckets of one window with batched additions (see the module invariants).
 struct BucketAccumulator<P: SWCurveConfig> {
     buckets: Vec<Affine<P>>,
@@ -399,18 +445,10 @@ impl<P: SWCurveConfig> BucketAccumulator<P> {
         self.prefix.clear();
         let mut product = P::BaseField::ONE;
         for (a, e) in self.gathered.iter().zip(&self.pending) {
-            let q = &e.point;
-            let step = if a.infinity {
-                Step::Set
-            } else if a.x != q.x {
-                product *= q.x - a.x;
-                Step::Add
-            } else if a.y == q.y && !a.y.is_zero() {
-                product *= a.y.double();
-                Step::Double
-            } else {
-                Step::Clear
-            };
+            let step = Step::of(a, &e.point);
+            if let Some(den) = step.denominator(a, &e.point) {
+                product *= den;
+            }
             self.steps.push(step);
             self.prefix.push(product);
         }
@@ -426,20 +464,13 @@ impl<P: SWCurveConfig> BucketAccumulator<P> {
             self.busy[b / 64] &= !(1u64 << (b % 64));
             let (a, q) = (&self.gathered[i], &e.point);
             let step = self.steps[i];
-            let (den, num) = match step {
-                Step::Set => {
-                    self.buckets[b] = *q;
-                    continue;
-                }
-                Step::Clear => {
-                    self.buckets[b] = Affine::identity();
-                    continue;
-                }
-                Step::Add => (q.x - a.x, q.y - a.y),
-                Step::Double => {
-                    let xx = a.x.square();
-                    (a.y.double(), xx.double() + xx + P::COEFF_A)
-                }
+            let Some(den) = step.denominator(a, q) else {
+                self.buckets[b] = if step == Step::Set {
+                    *q
+                } else {
+                    Affine::identity()
+                };
+                continue;
             };
             // Here inv = 1 / Π of the denominators up to i; peel den_i off for the rest.
             let inv_i = if i == 0 {
@@ -448,10 +479,7 @@ impl<P: SWCurveConfig> BucketAccumulator<P> {
                 inv * self.prefix[i - 1]
             };
             inv *= den;
-            let lambda = num * inv_i;
-            let x3 = lambda.square() - a.x - q.x;
-            let y3 = lambda * (a.x - x3) - a.y;
-            self.buckets[b] = Affine::new_unchecked(x3, y3);
+            self.buckets[b] = step.divided_sum(a, q, inv_i);
         }
         self.pending.clear();
     }
@@ -493,29 +521,24 @@ fn sum_points<P: SWCurveConfig>(points: &[Affine<P>]) -> Projective<P> {
         let mut product = P::BaseField::ONE;
         for pair in points.chunks_exact(2) {
             // A pair that sums to infinity gets denominator 1 and is dropped below.
-            product *= pair_denominator(&pair[0], &pair[1]).unwrap_or(P::BaseField::ONE);
+            let (a, q) = (&pair[0], &pair[1]);
+            product *= Step::of(a, q)
+                .denominator(a, q)
+                .unwrap_or(P::BaseField::ONE);
             prefix.push(product);
         }
         let mut inv = product.inverse().expect("pair denominators are nonzero");
         next.clear();
         for i in (0..pairs).rev() {
             let (a, q) = (points[2 * i], points[2 * i + 1]);
-            let den = pair_denominator(&a, &q);
-            let inv_i = if i == 0 { inv } else { inv * prefix[i - 1] };
-            inv *= den.unwrap_or(P::BaseField::ONE);
-            if den.is_none() {
+            // Both points are finite, so the step is Add, Double or Clear.
+            let step = Step::of(&a, &q);
+            let Some(den) = step.denominator(&a, &q) else {
                 continue;
-            }
-            let num = if a.x == q.x {
-                let xx = a.x.square();
-                xx.double() + xx + P::COEFF_A
-            } else {
-                q.y - a.y
             };
-            let lambda = num * inv_i;
-            let x3 = lambda.square() - a.x - q.x;
-            let y3 = lambda * (a.x - x3) - a.y;
-            next.push(Affine::new_unchecked(x3, y3));
+            let inv_i = if i == 0 { inv } else { inv * prefix[i - 1] };
+            inv *= den;
+            next.push(step.divided_sum(&a, &q, inv_i));
         }
         if points.len() % 2 == 1 {
             next.push(points[points.len() - 1]);
@@ -523,18 +546,6 @@ fn sum_points<P: SWCurveConfig>(points: &[Affine<P>]) -> Projective<P> {
         std::mem::swap(&mut points, &mut next);
     }
     points.iter().fold(Projective::zero(), |acc, p| acc + p)
-}
-
-/// The slope denominator of a + q (both finite), or `None` if a + q is the point at infinity.
-#[inline]
-fn pair_denominator<P: SWCurveConfig>(a: &Affine<P>, q: &Affine<P>) -> Option<P::BaseField> {
-    if a.x != q.x {
-        Some(q.x - a.x)
-    } else if a.y == q.y && !a.y.is_zero() {
-        Some(a.y.double())
-    } else {
-        None
-    }
 }
 
 #[cfg(test)]
