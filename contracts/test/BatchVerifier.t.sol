@@ -17,6 +17,8 @@ contract BatchVerifierTest {
     uint256 internal constant R = 0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001;
     /// @dev The proof's public input: sha256(header ‖ pubdata) mod 2^253 of the empty batch.
     uint256 internal constant COMMITMENT = 0x0aa4f921d601ea6a7a2e51c58df5343244303973f64eb548765ec3c35e7d3bf2;
+    /// @dev The other proof's public input: the empty batch of contract 0xdd..dd.
+    uint256 internal constant OTHER_COMMITMENT = 0x0aea6c29b44ffcf2f62022618dd6e9a215cffe0347781bc3c816d1bd84225f0a;
 
     BatchVerifier internal verifier;
 
@@ -76,6 +78,95 @@ contract BatchVerifierTest {
     function testRejectsAnInputAtOrAboveR() public view {
         require(!verifier.verifyProof(realProof(), inputs(COMMITMENT + R)), "BatchVerifier: accepted commitment + R");
         require(!verifier.verifyProof(realProof(), inputs(R)), "BatchVerifier: accepted R");
+    }
+
+    /// The proof of the empty batch of another rollup contract (0xdd..dd).
+    function otherProof() internal pure returns (uint256[8] memory) {
+        return [
+            uint256(0x08e631a0e098e2b5ea64213df19aa6be1346652548e9f8219119dc0fe11ab6e0),
+            0x115182d36414861d00fb651764d35f634c2ddfbf66f9d9c53ef98af312c34082,
+            0x031a681188999724f2a1837436bf222876ee57a53d39035c882bad8e10f7ad99,
+            0x1093bd5eda8ab0298108b213f82419340ea4063b37b8248ae12d98732fbdc12b,
+            0x2464f949989203ab49df6817dc87ce2c4fb8cdb1faf3c9600fadff7c60dd9fad,
+            0x2a5b6c35846b49a029ce481cf09669223b72331b5fd46aed7c8248cacd3bcb04,
+            0x2014e361eb5e666d8f455d483855be8ec2467400ec41b18708d6726e05288162,
+            0x148a06f407dadbbbf443ad0c21913313b61306720661e6d61d507a6587d06c58
+        ];
+    }
+
+    /// `k` proofs, the real one and the other alternating, and their inputs.
+    function alternating(uint256 k) internal pure returns (uint256[8][] memory ps, uint256[] memory ins) {
+        ps = new uint256[8][](k);
+        ins = new uint256[](k);
+        for (uint256 j = 0; j < k; ++j) {
+            (ps[j], ins[j]) = j % 2 == 0 ? (realProof(), COMMITMENT) : (otherProof(), OTHER_COMMITMENT);
+        }
+    }
+
+    function testVerifyProofsAcceptsValidLists() public view {
+        for (uint256 k = 1; k <= 5; ++k) {
+            (uint256[8][] memory ps, uint256[] memory ins) = alternating(k);
+            require(verifier.verifyProofs(ps, ins), "BatchVerifier: rejected valid proofs together");
+        }
+        (uint256[8][] memory same, uint256[] memory inputs_) = alternating(3);
+        same[1] = realProof();
+        inputs_[1] = COMMITMENT;
+        require(verifier.verifyProofs(same, inputs_), "BatchVerifier: rejected a proof sent twice");
+    }
+
+    function testVerifyProofsRejectsSwappedInputs() public view {
+        (uint256[8][] memory ps, uint256[] memory ins) = alternating(2);
+        (ins[0], ins[1]) = (ins[1], ins[0]);
+        require(!verifier.verifyProofs(ps, ins), "BatchVerifier: accepted swapped inputs");
+    }
+
+    /// One bad proof among good ones, in each position.
+    function testVerifyProofsRejectsOneBadProof() public view {
+        for (uint256 bad = 0; bad < 3; ++bad) {
+            (uint256[8][] memory ps, uint256[] memory ins) = alternating(3);
+            ps[bad] = realProof();
+            ins[bad] = COMMITMENT;
+            ps[bad][6] = 0x06afff07e01d5cb76fe4e6568a31442f6112fc6388052cefd4854fe212e175eb;
+            ps[bad][7] = 0x283a7f154469734ed41fc491ec9977cc21dddc0e8f3becce698da35271c6983c;
+            require(!verifier.verifyProofs(ps, ins), "BatchVerifier: accepted a batch with C + G");
+        }
+    }
+
+    /// C + G in the first proof and C - G in the second: each is invalid, and with equal
+    /// weights their errors cancel (checked with arkworks when this file was generated).
+    /// The random weights must catch it.
+    function testVerifyProofsRejectsCancellingErrors() public view {
+        (uint256[8][] memory ps, uint256[] memory ins) = alternating(2);
+        ps[0][6] = 0x06afff07e01d5cb76fe4e6568a31442f6112fc6388052cefd4854fe212e175eb;
+        ps[0][7] = 0x283a7f154469734ed41fc491ec9977cc21dddc0e8f3becce698da35271c6983c;
+        ps[1][6] = 0x167ecd36546d92fb0f948b4292834392727ec8187c256c2b4c75d9d29226c204;
+        ps[1][7] = 0x054d2cebb069bdb5fa5b08be22da6beaf457e22d7a622c1e202bd7d4048ae7cc;
+        require(!verifier.verifyProofs(ps, ins), "BatchVerifier: accepted cancelling errors");
+    }
+
+    function testVerifyProofsRejectsMalformedLists() public view {
+        (uint256[8][] memory ps, uint256[] memory ins) = alternating(2);
+        require(!verifier.verifyProofs(new uint256[8][](0), new uint256[](0)), "BatchVerifier: accepted no proof");
+        require(!verifier.verifyProofs(ps, inputs(COMMITMENT)), "BatchVerifier: accepted too few inputs");
+        ins[1] = OTHER_COMMITMENT + R;
+        require(!verifier.verifyProofs(ps, ins), "BatchVerifier: accepted an input >= R");
+        (ps, ins) = alternating(2);
+        ps[1][0] = 0x30644e72e131a029b85045b68181585d97816a916871ca8d3c208c16d87cfd47;
+        require(!verifier.verifyProofs(ps, ins), "BatchVerifier: accepted a word >= Q");
+    }
+
+    /// The gas of verifyProofs for k proofs (external call from a contract, ABI encoding
+    /// included), against k separate verifyProof calls.
+    function testGasOfVerifyProofs() public {
+        for (uint256 k = 1; k <= 16; k *= 2) {
+            (uint256[8][] memory ps, uint256[] memory ins) = alternating(k);
+            uint256 before = gasleft();
+            bool ok = verifier.verifyProofs(ps, ins);
+            uint256 used = before - gasleft();
+            require(ok, "BatchVerifier: rejected valid proofs together");
+            emit log_named_uint("BatchVerifier.verifyProofs: proofs", k);
+            emit log_named_uint("BatchVerifier.verifyProofs: gas (external call)", used);
+        }
     }
 
     /// The gas of an external verifyProof call from a contract, ABI encoding included; a

@@ -219,4 +219,13 @@ contract OneProofVerifier is IBatchVerifier {
     function verifyProof(uint256[8] calldata proof, uint256[] calldata input) external view returns (bool) {
         return configured && input.length == 1 && input[0] == acceptedInput && keccak256(abi.encode(proof)) == proofHash;
     }
+
+    /// @dev Accepts only a list of copies of the configured pair.
+    function verifyProofs(uint256[8][] calldata proofs, uint256[] calldata input) external view returns (bool) {
+        if (!configured || proofs.length == 0 || input.length != proofs.length) return false;
+        for (uint256 i = 0; i < proofs.length; ++i) {
+            if (input[i] != acceptedInput || keccak256(abi.encode(proofs[i])) != proofHash) return false;
+        }
+        return true;
+    }
 }

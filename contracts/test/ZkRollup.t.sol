@@ -141,7 +141,7 @@ contract ZkRollupProveTest is RollupFixture {
         ps[0] = proof();
         ps[1] = proof();
         ps[1][0] = 0;
-        proveReverts(batches2(b1, b2), ps, abi.encodeWithSelector(ZkRollup.InvalidProof.selector, uint64(2)));
+        proveReverts(batches2(b1, b2), ps, abi.encodeWithSelector(ZkRollup.InvalidProofs.selector, uint64(1), uint64(2)));
         assertEq(rollup.batchesProven(), 0, "all or nothing");
     }
 

@@ -23,8 +23,9 @@ use ark_ec::{AffineRepr, CurveGroup};
 use ark_groth16::{Groth16, Proof, ProvingKey};
 use ark_std::rand::{SeedableRng, rngs::StdRng};
 use causeway_circuit::export::{
-    EvmWord, VERIFY_PROOF_SIGNATURE, fr_to_evm, proof_to_evm, solidity_verifier,
-    verify_proof_calldata, verify_proof_calldata_hex, word_hex,
+    EvmWord, VERIFY_PROOF_SIGNATURE, VERIFY_PROOFS_SIGNATURE, fr_to_evm, proof_to_evm,
+    solidity_verifier, verify_proof_calldata, verify_proof_calldata_hex, verify_proofs_calldata,
+    word_hex,
 };
 use std::process::Command;
 use std::thread;
@@ -170,6 +171,105 @@ fn cases(f: &Fixture) -> Vec<(String, String, bool)> {
     v
 }
 
+/// `verifyProofs` cases: lists of the fixture's two valid proofs are accepted in any order
+/// and with repeats; one bad element, swapped inputs or a malformed list is rejected.
+fn batch_cases(f: &Fixture) -> Vec<(String, String, bool)> {
+    let n = f.inputs.len();
+    let real = (proof_to_evm(&f.proof), evm_inputs(&f.inputs));
+    let other = (proof_to_evm(&f.other.0), evm_inputs(&f.other.1));
+    let data = |list: &[&([EvmWord; 8], Vec<EvmWord>)]| {
+        let proofs: Vec<[EvmWord; 8]> = list.iter().map(|(p, _)| *p).collect();
+        let inputs: Vec<EvmWord> = list.iter().flat_map(|(_, i)| i.clone()).collect();
+        format!(
+            "0x{}",
+            hex::encode(verify_proofs_calldata(&proofs, &inputs))
+        )
+    };
+    let edited = |base: &([EvmWord; 8], Vec<EvmWord>),
+                  edit: &dyn Fn(&mut [EvmWord; 8], &mut Vec<EvmWord>)| {
+        let mut e = base.clone();
+        edit(&mut e.0, &mut e.1);
+        e
+    };
+    let c_up = proof_to_evm(&Proof {
+        c: (f.proof.c + G1Affine::generator()).into_affine(),
+        ..f.proof.clone()
+    });
+    let c_down = proof_to_evm(&Proof {
+        c: (f.other.0.c - G1Affine::generator()).into_affine(),
+        ..f.other.0.clone()
+    });
+    let moved = edited(&real, &|p, _| p[6..].copy_from_slice(&c_up[6..]));
+    let moved_down = edited(&other, &|p, _| p[6..].copy_from_slice(&c_down[6..]));
+    let off_curve = edited(&other, &|p, _| {
+        p[0] = small_word(1);
+        p[1] = small_word(3)
+    });
+    let r = modulus_word::<Fr>();
+    let q = modulus_word::<Fq>();
+    let mut v = vec![
+        ("batch [real]".into(), data(&[&real]), true),
+        ("batch [real, other]".into(), data(&[&real, &other]), true),
+        (
+            "batch [other, real, real]".into(),
+            data(&[&other, &real, &real]),
+            true,
+        ),
+        (
+            "batch [C + G, other]".into(),
+            data(&[&moved, &other]),
+            false,
+        ),
+        (
+            "batch [real, other, C + G]".into(),
+            data(&[&real, &other, &moved]),
+            false,
+        ),
+        (
+            "batch [C + G, C - G]".into(),
+            data(&[&moved, &moved_down]),
+            false,
+        ),
+        (
+            "batch [real, A off the curve]".into(),
+            data(&[&real, &off_curve]),
+            false,
+        ),
+        (
+            "batch [real, other.C.y + q]".into(),
+            data(&[&real, &edited(&other, &|p, _| p[7] = word_add(&p[7], &q))]),
+            false,
+        ),
+        (
+            "batch with swapped statements".into(),
+            data(&[&(real.0, other.1.clone()), &(other.0, real.1.clone())]),
+            false,
+        ),
+        (
+            "batch with no proof".into(),
+            format!("0x{}", hex::encode(verify_proofs_calldata(&[], &[]))),
+            false,
+        ),
+        (
+            "batch with one input too many".into(),
+            data(&[&real, &edited(&other, &|_, i| i.push([0; 32]))]),
+            false,
+        ),
+    ];
+    for k in 0..n {
+        v.push((
+            format!("batch [real, other with input[{k}] + r]"),
+            data(&[&real, &edited(&other, &|_, i| i[k] = word_add(&i[k], &r))]),
+            false,
+        ));
+    }
+    v
+}
+
+fn evm_inputs(inputs: &[Fr]) -> Vec<EvmWord> {
+    inputs.iter().map(fr_to_evm).collect()
+}
+
 #[test]
 fn generated_verifier_on_anvil() {
     let start = Instant::now();
@@ -226,6 +326,42 @@ fn generated_verifier_on_anvil() {
         verify_proof_calldata_hex(&f.proof, &f.inputs)
     );
 
+    // And for verifyProofs.
+    let list = |proofs: &[&Proof<Bn254>]| {
+        let words: Vec<String> = proofs
+            .iter()
+            .map(|p| {
+                let w: Vec<String> = proof_to_evm(p).iter().map(word_hex).collect();
+                format!("[{}]", w.join(","))
+            })
+            .collect();
+        format!("[{}]", words.join(","))
+    };
+    let both_inputs: Vec<Fr> = f.inputs.iter().chain(&f.other.1).copied().collect();
+    let both_inputs_arg = format!(
+        "[{}]",
+        both_inputs
+            .iter()
+            .map(|x| word_hex(&fr_to_evm(x)))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    assert_eq!(
+        run(Command::new(tool("cast")).args([
+            "calldata",
+            VERIFY_PROOFS_SIGNATURE,
+            &list(&[&f.proof, &f.other.0]),
+            &both_inputs_arg
+        ])),
+        format!(
+            "0x{}",
+            hex::encode(verify_proofs_calldata(
+                &[proof_to_evm(&f.proof), proof_to_evm(&f.other.0)],
+                &evm_inputs(&both_inputs)
+            ))
+        )
+    );
+
     for (f, bytecode) in fixtures.iter().zip(&bytecodes) {
         let n = f.inputs.len();
         let verifier = deploy(&anvil, bytecode);
@@ -233,7 +369,8 @@ fn generated_verifier_on_anvil() {
             "{n} input(s): verifier at {verifier}, {} bytes of creation code",
             bytecode.len() / 2 - 1
         );
-        let cases = cases(f);
+        let mut cases = cases(f);
+        cases.extend(batch_cases(f));
         // Each cast run is mostly process start-up; run the cases side by side.
         thread::scope(|s| {
             let runs: Vec<_> = cases

@@ -8,8 +8,11 @@
 //! test failure on the EVM means the contract and arkworks disagree.
 
 use crate::{BATCH_SHAPE, DEV_SEED, REGENERATE, modulus_literal};
-use ark_bn254::G1Affine;
+
+use ark_bn254::{Bn254, Fq, G1Affine, G1Projective};
+use ark_ec::pairing::Pairing;
 use ark_ec::{AffineRepr, CurveGroup};
+use ark_ff::{BigInteger, PrimeField, Zero};
 use causeway_circuit::batch::BatchInput;
 use causeway_circuit::export::{EvmWord, fr_to_evm, proof_to_evm, solidity_verifier, word_hex};
 use causeway_circuit::groth16::{BatchR1cs, Proof, VerifyingKey, dev_setup, prove, verify};
@@ -31,12 +34,22 @@ pub const TEST_DOMAIN: Domain = Domain {
 /// Seeds the proof's own randomness (`r`, `s`), so the embedded proof is reproducible.
 pub const PROOF_SEED: u64 = 0x5052_4f4f_4600_0001;
 
-/// The devnet's verifying key and a real proof of the empty batch over [`TEST_DOMAIN`].
+/// The domain of the second proof the forge test embeds, for `verifyProofs`: another rollup
+/// contract, so another statement and commitment.
+pub const OTHER_DOMAIN: Domain = Domain {
+    chain_id: 31337,
+    contract: Address::repeat_byte(0xdd),
+};
+
+/// The devnet's verifying key, a real proof of the empty batch over [`TEST_DOMAIN`] and one
+/// over [`OTHER_DOMAIN`].
 #[derive(Debug)]
 pub struct DevBatch {
     pub vk: VerifyingKey,
     pub commitment: Fr,
     pub proof: Proof,
+    pub other_commitment: Fr,
+    pub other_proof: Proof,
 }
 
 /// The development setup for [`BATCH_SHAPE`] from [`DEV_SEED`] and a proof of
@@ -51,19 +64,26 @@ pub fn dev_batch() -> &'static DevBatch {
     static CELL: OnceLock<DevBatch> = OnceLock::new();
     CELL.get_or_init(|| {
         let pk = dev_setup(BATCH_SHAPE, DEV_SEED).expect("development setup of the batch circuit");
-        let input = BatchInput::empty(BATCH_SHAPE, TEST_DOMAIN);
         let r1cs = BatchR1cs::new(BATCH_SHAPE).expect("the batch circuit's matrices");
-        let proof = prove(&pk, &r1cs, &input, &mut StdRng::seed_from_u64(PROOF_SEED))
-            .expect("proving the empty batch");
-        let commitment = input.commitment();
-        assert!(
-            verify(&pk.vk, commitment, &proof).expect("verifying"),
-            "arkworks rejects the proof of the empty batch"
-        );
+        let mut rng = StdRng::seed_from_u64(PROOF_SEED);
+        let mut prove_empty = |domain| {
+            let input = BatchInput::empty(BATCH_SHAPE, domain);
+            let proof = prove(&pk, &r1cs, &input, &mut rng).expect("proving the empty batch");
+            let commitment = input.commitment();
+            assert!(
+                verify(&pk.vk, commitment, &proof).expect("verifying"),
+                "arkworks rejects the proof of the empty batch"
+            );
+            (commitment, proof)
+        };
+        let (commitment, proof) = prove_empty(TEST_DOMAIN);
+        let (other_commitment, other_proof) = prove_empty(OTHER_DOMAIN);
         DevBatch {
             vk: pk.vk,
             commitment,
             proof,
+            other_commitment,
+            other_proof,
         }
     })
 }
@@ -117,6 +137,8 @@ pub fn batch_verifier_test_sol() -> String {
         vk,
         commitment,
         proof,
+        other_commitment,
+        other_proof,
     } = dev_batch();
     let one = Fr::from(1u64);
     let neg_a = Proof {
@@ -127,11 +149,26 @@ pub fn batch_verifier_test_sol() -> String {
         c: (proof.c + G1Affine::generator()).into_affine(),
         ..proof.clone()
     };
+    // Two proofs that are wrong by opposite amounts: C + G in the first, C - G in the
+    // second.
+    let other_c_down = Proof {
+        c: (other_proof.c - G1Affine::generator()).into_affine(),
+        ..other_proof.clone()
+    };
+    assert!(
+        unweighted_batch_holds(
+            vk,
+            [(&moved_c, *commitment), (&other_c_down, *other_commitment)]
+        ),
+        "an equal-weight batch check accepts the cancelling pair: the test would show nothing"
+    );
     // What the EVM must agree with.
     for (what, p, input) in [
         ("A negated", &neg_a, *commitment),
         ("C + G", &moved_c, *commitment),
         ("commitment + 1", proof, *commitment + one),
+        ("the other commitment", proof, *other_commitment),
+        ("C - G", &other_c_down, *other_commitment),
     ] {
         assert!(
             !verify(vk, input, p).expect("verifying"),
@@ -159,6 +196,8 @@ contract {CONTRACT}Test {{
     uint256 internal constant R = {r};
     /// @dev The proof's public input: sha256(header ‖ pubdata) mod 2^253 of the empty batch.
     uint256 internal constant COMMITMENT = {commitment};
+    /// @dev The other proof's public input: the empty batch of contract 0xdd..dd.
+    uint256 internal constant OTHER_COMMITMENT = {other_commitment};
 
     {CONTRACT} internal verifier;
 
@@ -211,6 +250,86 @@ contract {CONTRACT}Test {{
         require(!verifier.verifyProof(realProof(), inputs(R)), "BatchVerifier: accepted R");
     }}
 
+    /// The proof of the empty batch of another rollup contract (0xdd..dd).
+    function otherProof() internal pure returns (uint256[8] memory) {{
+        return {other_words};
+    }}
+
+    /// `k` proofs, the real one and the other alternating, and their inputs.
+    function alternating(uint256 k) internal pure returns (uint256[8][] memory ps, uint256[] memory ins) {{
+        ps = new uint256[8][](k);
+        ins = new uint256[](k);
+        for (uint256 j = 0; j < k; ++j) {{
+            (ps[j], ins[j]) = j % 2 == 0 ? (realProof(), COMMITMENT) : (otherProof(), OTHER_COMMITMENT);
+        }}
+    }}
+
+    function testVerifyProofsAcceptsValidLists() public view {{
+        for (uint256 k = 1; k <= 5; ++k) {{
+            (uint256[8][] memory ps, uint256[] memory ins) = alternating(k);
+            require(verifier.verifyProofs(ps, ins), "BatchVerifier: rejected valid proofs together");
+        }}
+        (uint256[8][] memory same, uint256[] memory inputs_) = alternating(3);
+        same[1] = realProof();
+        inputs_[1] = COMMITMENT;
+        require(verifier.verifyProofs(same, inputs_), "BatchVerifier: rejected a proof sent twice");
+    }}
+
+    function testVerifyProofsRejectsSwappedInputs() public view {{
+        (uint256[8][] memory ps, uint256[] memory ins) = alternating(2);
+        (ins[0], ins[1]) = (ins[1], ins[0]);
+        require(!verifier.verifyProofs(ps, ins), "BatchVerifier: accepted swapped inputs");
+    }}
+
+    /// One bad proof among good ones, in each position.
+    function testVerifyProofsRejectsOneBadProof() public view {{
+        for (uint256 bad = 0; bad < 3; ++bad) {{
+            (uint256[8][] memory ps, uint256[] memory ins) = alternating(3);
+            ps[bad] = realProof();
+            ins[bad] = COMMITMENT;
+            ps[bad][6] = {moved_c_x};
+            ps[bad][7] = {moved_c_y};
+            require(!verifier.verifyProofs(ps, ins), "BatchVerifier: accepted a batch with C + G");
+        }}
+    }}
+
+    /// C + G in the first proof and C - G in the second: each is invalid, and with equal
+    /// weights their errors cancel (checked with arkworks when this file was generated).
+    /// The random weights must catch it.
+    function testVerifyProofsRejectsCancellingErrors() public view {{
+        (uint256[8][] memory ps, uint256[] memory ins) = alternating(2);
+        ps[0][6] = {moved_c_x};
+        ps[0][7] = {moved_c_y};
+        ps[1][6] = {other_c_down_x};
+        ps[1][7] = {other_c_down_y};
+        require(!verifier.verifyProofs(ps, ins), "BatchVerifier: accepted cancelling errors");
+    }}
+
+    function testVerifyProofsRejectsMalformedLists() public view {{
+        (uint256[8][] memory ps, uint256[] memory ins) = alternating(2);
+        require(!verifier.verifyProofs(new uint256[8][](0), new uint256[](0)), "BatchVerifier: accepted no proof");
+        require(!verifier.verifyProofs(ps, inputs(COMMITMENT)), "BatchVerifier: accepted too few inputs");
+        ins[1] = OTHER_COMMITMENT + R;
+        require(!verifier.verifyProofs(ps, ins), "BatchVerifier: accepted an input >= R");
+        (ps, ins) = alternating(2);
+        ps[1][0] = {q};
+        require(!verifier.verifyProofs(ps, ins), "BatchVerifier: accepted a word >= Q");
+    }}
+
+    /// The gas of verifyProofs for k proofs (external call from a contract, ABI encoding
+    /// included), against k separate verifyProof calls.
+    function testGasOfVerifyProofs() public {{
+        for (uint256 k = 1; k <= 16; k *= 2) {{
+            (uint256[8][] memory ps, uint256[] memory ins) = alternating(k);
+            uint256 before = gasleft();
+            bool ok = verifier.verifyProofs(ps, ins);
+            uint256 used = before - gasleft();
+            require(ok, "BatchVerifier: rejected valid proofs together");
+            emit log_named_uint("BatchVerifier.verifyProofs: proofs", k);
+            emit log_named_uint("BatchVerifier.verifyProofs: gas (external call)", used);
+        }}
+    }}
+
     /// The gas of an external verifyProof call from a contract, ABI encoding included; a
     /// transaction adds 21000 and its calldata (see crates/circuit/tests/batch_anvil.rs).
     function testGasOfVerifyProof() public {{
@@ -228,10 +347,34 @@ contract {CONTRACT}Test {{
         fee_slots = BATCH_SHAPE.fee_slots,
         vk_hash = word_hex(&causeway_circuit::export::vk_hash(vk)),
         r = modulus_literal(),
+        q = word_hex(&Fq::MODULUS.to_bytes_be().try_into().expect("q is 32 bytes")),
         commitment = word_hex(&fr_to_evm(commitment)),
         proof_words = proof_literal(&proof_to_evm(proof)),
         neg_a_y = word_hex(&proof_to_evm(&neg_a)[1]),
         moved_c_x = word_hex(&proof_to_evm(&moved_c)[6]),
         moved_c_y = word_hex(&proof_to_evm(&moved_c)[7]),
+        other_commitment = word_hex(&fr_to_evm(other_commitment)),
+        other_words = proof_literal(&proof_to_evm(other_proof)),
+        other_c_down_x = word_hex(&proof_to_evm(&other_c_down)[6]),
+        other_c_down_y = word_hex(&proof_to_evm(&other_c_down)[7]),
     )
+}
+
+/// Whether `proofs` pass the batch check with every weight 1:
+/// `prod e(-A_i, B_i) · e(sum vk_x_i, gamma) · e(sum C_i, delta) · e(k·alpha, beta) = 1`.
+/// The forge test's cancelling pair passes it, and must fail the contract's weighted check.
+fn unweighted_batch_holds<const K: usize>(vk: &VerifyingKey, proofs: [(&Proof, Fr); K]) -> bool {
+    let mut g1 = Vec::new();
+    let mut g2 = Vec::new();
+    let (mut vk_x, mut c) = (G1Projective::zero(), G1Projective::zero());
+    for (p, input) in proofs {
+        g1.push(-p.a);
+        g2.push(p.b);
+        vk_x += vk.gamma_abc_g1[0] + vk.gamma_abc_g1[1] * input;
+        c += p.c;
+    }
+    let alpha = vk.alpha_g1 * Fr::from(K as u64);
+    g1.extend([vk_x.into_affine(), c.into_affine(), alpha.into_affine()]);
+    g2.extend([vk.gamma_g2, vk.delta_g2, vk.beta_g2]);
+    Bn254::multi_pairing(g1, g2).is_zero()
 }
