@@ -179,6 +179,17 @@ abstract contract BatchChain is Bridge {
         uint256 length = pubdata.length;
         uint256 offset = 0;
         while (offset < length) {
+            // Noops and Transfers, the bulk of a batch, carry nothing L1 acts on: skip runs of
+            // them a chunk at a time, without the dispatch below (about 30 gas a chunk instead
+            // of about 290). Each is one chunk and `length` is a whole number of chunks, so
+            // no op can run past the end here.
+            assembly ("memory-safe") {
+                let base := pubdata.offset
+                for {} lt(offset, length) { offset := add(offset, 14) } {
+                    if gt(shr(252, calldataload(add(base, offset))), 1) { break }
+                }
+            }
+            if (offset == length) break;
             uint256 t = Pubdata.tag(pubdata, offset);
             uint256 size = Pubdata.size(t);
             if (size == 0) revert UnknownOp(offset, t);

@@ -145,6 +145,21 @@ contract BatchCommitTest is RollupFixture {
         assertEq(bytes32(h), bytes32(depositHashOf(BOB, 0, 1 ether)), "kept");
     }
 
+    /// Ops between runs of Noops and Transfers (which the walk skips in bulk) are all seen:
+    /// the deposits consumed in order, the withdrawal chained.
+    function testCommitFindsOpsBetweenTransferRuns() public {
+        depositEth(ALICE, BOB, 1 ether);
+        depositEth(ALICE, CAROL, 2 ether);
+        bytes memory t = Enc.transfer(0, 1, 0, 5, 0);
+        bytes memory head = bytes.concat(Enc.noop(), t, Enc.deposit(0, 0, 1 ether, BOB));
+        bytes memory middle = bytes.concat(t, t, Enc.noop(), Enc.deposit(1, 0, 2 ether, CAROL));
+        bytes memory pubdata = bytes.concat(head, middle, Enc.withdraw(1, 0, 7, 0, ALICE), t);
+        BatchChain.StoredBatch memory b =
+            commit(info(bytes32(uint256(1)), 2, 0, pubdata), 2, withdrawals1(ALICE, 0, 7));
+        assertEq(b.priorityOps, 2, "both deposits");
+        assertEq(rollup.priorityCommitted(), 2, "consumed");
+    }
+
     /// The account id of a deposit is the operator's to assign; the queue binds the rest.
     function testFuzzCommitDepositAnyAccountId(uint32 account) public {
         account = uint32(bound(account, 0, (1 << 24) - 1));
