@@ -109,11 +109,11 @@ const FLOOR_PER_TOKEN: u64 = 10;
 const INTRINSIC: u64 = 21_000;
 /// The target: amortized L1 gas per transfer at the largest batch.
 const TARGET_PER_TRANSFER: u64 = 2_000;
-/// The largest batch the prover fits in 16 GB: the README's measured peak of 2.8 GB for
-/// 571k constraints (about 5 KB per constraint), 32,771 constraints per chunk slot and about
-/// 47k fixed, so 16 GB hold about 3.1M constraints, i.e. about 90 chunks. An extrapolation,
-/// not a measurement.
-const PROVER_MAX_CHUNKS_16GB: usize = 90;
+/// The largest batch the prover fits in 16 GB, as the README measures it: 110 chunks prove
+/// with a peak RSS of 15.1 GB (`causeway bench prove --chunks 110 --keys DIR`, key loaded).
+const PROVER_MAX_CHUNKS_16GB: usize = 110;
+/// Batches per `commitBatches`/`proveBatches`/`executeBatches` call in the grouped rounds.
+const GROUPS: [usize; 3] = [2, 4, 8];
 
 /// The calldata of a transaction, byte by byte.
 #[derive(Debug, Clone, Copy, Default)]
@@ -502,6 +502,16 @@ struct Settlement {
     exodus: Vec<Row>,
     prove: Gas,
     execute: Gas,
+    grouped: Vec<Grouped>,
+}
+
+/// One round of `k` empty batches committed, proven and executed with one call each: the
+/// fixed cost of a batch when calls carry several.
+struct Grouped {
+    k: usize,
+    commit: Gas,
+    prove: Gas,
+    execute: Gas,
 }
 
 /// A block sealed by the stf and applied to the state.
@@ -544,7 +554,10 @@ async fn settlement(
     chain: &Chain,
     setup: JoinHandle<Result<(ProvingKey, BatchR1cs), groth16::ProofError>>,
 ) -> Result<Settlement, L1GasError> {
-    println!("settlement: 6-chunk rollup, three stf blocks with real proofs, then exodus");
+    println!(
+        "settlement: 6-chunk rollup, three stf blocks with real proofs, rounds of 2, 4 and 8 \
+         batches per call, then exodus"
+    );
     let (rollup, genesis) = chain.rollup(BATCH_SHAPE.chunks).await?;
     let alice = chain.user(0xa2).await?;
     let bob = chain.user(0xb2).await?;
@@ -736,6 +749,56 @@ async fn settlement(
     let sent = send("withdrawPending", rollup.withdrawPending(bob.address, 0)).await?;
     rows.push(row("`withdrawPending` (ETH)", sent.gas));
 
+    // Several batches per call: rounds of k empty blocks (no op, so only the fixed cost),
+    // each committed, proven (k real proofs, checked together) and executed in one call.
+    let mut grouped = Vec::new();
+    for k in GROUPS {
+        let blocks = (0..k)
+            .map(|_| seal(&mut state, &ctx, vec![]))
+            .collect::<Result<Vec<_>, _>>()?;
+        let infos = blocks
+            .iter()
+            .map(|b| commit_info(&b.sealed, &b.ops, ctx.fee_account))
+            .collect();
+        let commit = send(
+            format!("committing {k} batches"),
+            rollup.commitBatches(last.clone(), infos),
+        )
+        .await?;
+        let batches = committed_in(&commit.receipt);
+        last = batches
+            .last()
+            .cloned()
+            .context(format!("{k} batches: the BatchCommitted events"))?;
+        let mut proofs = Vec::with_capacity(k);
+        for (i, block) in blocks.iter().enumerate() {
+            let label = format!("empty block {} of {k}", i + 1);
+            proofs.push(prove_block(
+                (&pk, &r1cs),
+                &ctx,
+                block,
+                &label,
+                (k + i) as u64,
+            )?);
+        }
+        let prove = send(
+            format!("proving {k} batches on L1"),
+            rollup.proveBatches(batches.clone(), proofs),
+        )
+        .await?;
+        let execute = send(
+            format!("executing {k} batches"),
+            rollup.executeBatches(batches, vec![vec![]; k]),
+        )
+        .await?;
+        grouped.push(Grouped {
+            k,
+            commit: commit.gas,
+            prove: prove.gas,
+            execute: execute.gas,
+        });
+    }
+
     // Exodus: Carol's deposit is never processed; past its deadline anyone stops the rollup.
     let mut exodus = Vec::new();
     let reclaimed = ETHER / 2;
@@ -803,6 +866,7 @@ async fn settlement(
         exodus,
         prove: prove.context("the prove measurement")?,
         execute: execute.context("the execute measurement")?,
+        grouped,
     })
 }
 
@@ -873,6 +937,57 @@ fn print_batches(commits: &[CommitRow], settlement: &Settlement) {
     }
 }
 
+/// The grouped rounds, and what they make of a batch of N transfers: the fixed cost per batch
+/// plus the commit's cost per transfer, the slope between the two largest measured commits
+/// that did not pay the floor (the floor binds only on large batches).
+fn print_grouped(commits: &[CommitRow], settlement: &Settlement) {
+    println!(
+        "\n### Several batches per call (empty 6-chunk batches, real proofs checked together)\n"
+    );
+    let unfloored: Vec<&CommitRow> = commits.iter().filter(|c| !c.commit.floored()).collect();
+    let slope = match unfloored.as_slice() {
+        [.., a, b] if b.n > a.n => {
+            Some((b.commit.used - a.commit.used) as f64 / (b.n - a.n) as f64)
+        }
+        _ => None,
+    };
+    let n = PROVER_MAX_CHUNKS_16GB as f64;
+    println!(
+        "| k | `commitBatches` | `proveBatches` | `executeBatches` | fixed gas per batch | N for ≤ {} gas per transfer | per transfer at N = {} |",
+        thousands(TARGET_PER_TRANSFER),
+        PROVER_MAX_CHUNKS_16GB
+    );
+    println!("|---:|---:|---:|---:|---:|---:|---:|");
+    for g in &settlement.grouped {
+        let fixed = (g.commit.used + g.prove.used + g.execute.used) as f64 / g.k as f64;
+        let (break_even, at_max) = match slope {
+            Some(s) => (
+                format!("{:.0}", (fixed / (TARGET_PER_TRANSFER as f64 - s)).ceil()),
+                thousands((fixed / n + s).round() as u64),
+            ),
+            None => ("-".into(), "-".into()),
+        };
+        println!(
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            g.k,
+            thousands(g.commit.used),
+            thousands(g.prove.used),
+            thousands(g.execute.used),
+            thousands(fixed.round() as u64),
+            break_even,
+            at_max
+        );
+    }
+    match slope {
+        Some(s) => println!(
+            "\nCommit cost per transfer below the floor: {s:.1} gas (between the two largest such --chunks)."
+        ),
+        None => println!(
+            "\nThe last two columns need two --chunks sizes whose commits did not pay the floor."
+        ),
+    }
+}
+
 pub fn run(args: &L1GasArgs) -> Result<(), L1GasError> {
     if args.chunks.is_empty() || args.chunks.iter().any(|&n| n == 0 || n > 1 << 16) {
         return Err(L1GasError::Args(
@@ -928,6 +1043,7 @@ async fn measure(args: &L1GasArgs) -> Result<(), L1GasError> {
     );
     print_calls("Exodus", &settlement.exodus);
     print_batches(&commits, &settlement);
+    print_grouped(&commits, &settlement);
     println!("\ntotal time: {:.1?}", started.elapsed());
     Ok(())
 }

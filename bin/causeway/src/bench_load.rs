@@ -234,6 +234,7 @@ async fn bench(args: &LoadArgs) -> Result<(), LoadError> {
             confirmations: 1,
             poll_ms: 500,
             max_batches_per_tx: 8,
+            group_wait_ms: 0,
         },
         prover: ProverSection {
             workers: 0,

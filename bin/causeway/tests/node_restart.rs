@@ -97,6 +97,7 @@ async fn kill_9_mid_block_loses_nothing_and_applies_nothing_twice() {
             confirmations: 1,
             poll_ms: 200,
             max_batches_per_tx: 8,
+            group_wait_ms: 0,
         },
         prover: ProverSection {
             workers: 0,

@@ -146,6 +146,10 @@ pub struct L1Section {
     pub poll_ms: u64,
     /// Batches sent in one commit, prove or execute transaction, at most.
     pub max_batches_per_tx: usize,
+    /// How long a commit, prove or execute step with fewer than `max_batches_per_tx` batches
+    /// ready waits for more (0: it sends at once). Batches sent together share the
+    /// transaction's fixed gas and, when proven together, one pairing check (docs/gas.md).
+    pub group_wait_ms: u64,
 }
 
 impl Default for L1Section {
@@ -154,6 +158,7 @@ impl Default for L1Section {
             confirmations: 12,
             poll_ms: 2000,
             max_batches_per_tx: 8,
+            group_wait_ms: 0,
         }
     }
 }

@@ -273,6 +273,7 @@ pub async fn start_devnet(opts: DevnetOptions) -> Result<Devnet, NodeFatal> {
             confirmations: 1,
             poll_ms: 500,
             max_batches_per_tx: 8,
+            group_wait_ms: 0,
         },
         prover: ProverSection {
             workers: opts.prover_workers,

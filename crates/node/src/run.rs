@@ -190,6 +190,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeFatal> {
             rollup: cfg.rollup,
             deploy_block: cfg.deploy_block,
             max_per_tx: cfg.l1.max_batches_per_tx,
+            group_wait: Duration::from_millis(cfg.l1.group_wait_ms),
             poll,
         },
         sender,

@@ -7,6 +7,10 @@
 //! 2. **prove** the committed batches whose proofs the prover queue holds, in order;
 //! 3. **execute** the proven ones, passing their withdrawals.
 //!
+//! A step with fewer than `max_per_tx` batches ready may wait up to `group_wait` for more
+//! ([`hold`]): batches sent together share a transaction's fixed gas, and proofs sent
+//! together share one pairing check. Waiting never reorders anything; it only delays.
+//!
 //! Invariants:
 //! - **L1 is the truth about L1.** Every round starts from the contract's counters, so a
 //!   transaction lost to a crash, an L1 restart or a reorg is simply sent again, and one that
@@ -35,7 +39,7 @@ use causeway_storage::BlockRecord;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How far L1 got, for the RPC.
 #[derive(Debug, Default)]
@@ -78,7 +82,20 @@ pub struct SettleConfig {
     pub rollup: Address,
     pub deploy_block: u64,
     pub max_per_tx: usize,
+    /// How long a step with fewer than `max_per_tx` batches ready waits for more.
+    pub group_wait: Duration,
     pub poll: Duration,
+}
+
+/// The three steps, as indexes of [`Submitter::ready_since`].
+const COMMIT: usize = 0;
+const PROVE: usize = 1;
+const EXECUTE: usize = 2;
+
+/// Whether a step with `ready` batches (at least one) waits for more: it has fewer than a
+/// full transaction's `max`, and the first of them has been ready for less than `wait`.
+pub fn hold(ready: usize, max: usize, waited: Duration, wait: Duration) -> bool {
+    ready < max && waited < wait
 }
 
 /// The submitter; see the module docs.
@@ -90,6 +107,8 @@ pub struct Submitter {
     progress: std::sync::Arc<L1Progress>,
     /// `StoredBatch`es of committed batches, as the contract emitted them.
     stored: BTreeMap<u64, StoredBatch>,
+    /// Per step, since when it has had something to send (cleared when it sends).
+    ready_since: [Option<Instant>; 3],
 }
 
 /// What one round did.
@@ -113,6 +132,7 @@ impl Submitter {
             sequencer,
             progress,
             stored: BTreeMap::new(),
+            ready_since: [None; 3],
         }
     }
 
@@ -165,16 +185,30 @@ impl Submitter {
         // Forget batches L1 no longer has (a revert or a reorg).
         self.stored.retain(|n, _| *n <= counters.committed);
         let sealed = self.sequencer.progress.latest_block.load(Ordering::Relaxed);
-        if counters.committed < sealed {
+        if counters.committed < sealed && !self.wait(COMMIT, sealed - counters.committed) {
             return self.commit(counters.committed, sealed).await;
         }
         if counters.proven < counters.committed && self.prove(counters).await? {
             return Ok(Step::Sent);
         }
-        if counters.executed < counters.proven {
+        if counters.executed < counters.proven
+            && !self.wait(EXECUTE, counters.proven - counters.executed)
+        {
             return self.execute(counters).await;
         }
         Ok(Step::Idle)
+    }
+
+    /// Whether `step`, with `ready` batches to send, waits for more ([`hold`]).
+    fn wait(&mut self, step: usize, ready: u64) -> bool {
+        let since = *self.ready_since[step].get_or_insert_with(Instant::now);
+        let ready = usize::try_from(ready).unwrap_or(usize::MAX);
+        hold(
+            ready,
+            self.cfg.max_per_tx,
+            since.elapsed(),
+            self.cfg.group_wait,
+        )
     }
 
     async fn commit(&mut self, committed: u64, sealed: u64) -> Result<Step, Failure> {
@@ -189,6 +223,7 @@ impl Submitter {
             batches: infos,
         };
         let receipt = self.send(call.abi_encode()).await?;
+        self.ready_since[COMMIT] = None;
         for batch in committed_in(&receipt) {
             self.stored.insert(batch.number, batch);
         }
@@ -220,13 +255,14 @@ impl Submitter {
             proofs.push(proof_words(&proof_to_evm(&record.proof)));
             batches.push(stored);
         }
-        if batches.is_empty() {
+        if batches.is_empty() || self.wait(PROVE, batches.len() as u64) {
             return Ok(false);
         }
         let from = batches[0].number;
         let to = from + batches.len() as u64 - 1;
         let call = ZkRollup::proveBatchesCall { batches, proofs };
         let receipt = self.send(call.abi_encode()).await?;
+        self.ready_since[PROVE] = None;
         let hash = receipt.transaction_hash;
         self.progress.record(from..=to, |t| t.prove = Some(hash));
         tracing::info!(from, to, tx = %hash, "batches proven");
@@ -249,6 +285,7 @@ impl Submitter {
             withdrawals: lists,
         };
         let receipt = self.send(call.abi_encode()).await?;
+        self.ready_since[EXECUTE] = None;
         let hash = receipt.transaction_hash;
         self.progress
             .record(c.executed + 1..=to, |t| t.execute = Some(hash));
@@ -341,5 +378,32 @@ pub fn commit_info(block: &BlockRecord) -> CommitInfo {
         feeAccount: block.fee_account.get(),
         pubdata: block.pubdata.clone().into(),
         changePubkeySignatures: change_pubkey_signatures,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::hold;
+    use std::time::Duration;
+
+    const S: Duration = Duration::from_secs(1);
+
+    #[test]
+    fn no_wait_configured_sends_at_once() {
+        assert!(!hold(1, 8, Duration::ZERO, Duration::ZERO));
+    }
+
+    #[test]
+    fn a_partial_group_waits_until_its_first_batch_waited_long_enough() {
+        assert!(hold(1, 8, Duration::ZERO, 30 * S));
+        assert!(hold(7, 8, 29 * S, 30 * S));
+        assert!(!hold(7, 8, 30 * S, 30 * S));
+        assert!(!hold(1, 8, 31 * S, 30 * S));
+    }
+
+    #[test]
+    fn a_full_group_never_waits() {
+        assert!(!hold(8, 8, Duration::ZERO, 30 * S));
+        assert!(!hold(9, 8, Duration::ZERO, 30 * S));
     }
 }
