@@ -182,7 +182,8 @@ abstract contract BatchChain is Bridge {
             // Noops and Transfers, the bulk of a batch, carry nothing L1 acts on: skip runs of
             // them a chunk at a time, without the dispatch below (about 30 gas a chunk instead
             // of about 290). Each is one chunk and `length` is a whole number of chunks, so
-            // no op can run past the end here.
+            // no op can run past the end here. (14 is Pubdata.CHUNK_BYTES and tags 0 and 1 are
+            // NOOP and TRANSFER: inline assembly cannot read a library's constants.)
             assembly ("memory-safe") {
                 let base := pubdata.offset
                 for {} lt(offset, length) { offset := add(offset, 14) } {

@@ -8,11 +8,10 @@
 //! test failure on the EVM means the contract and arkworks disagree.
 
 use crate::{BATCH_SHAPE, DEV_SEED, REGENERATE, modulus_literal};
-
 use ark_bn254::{Bn254, Fq, G1Affine, G1Projective};
 use ark_ec::pairing::Pairing;
 use ark_ec::{AffineRepr, CurveGroup};
-use ark_ff::{BigInteger, PrimeField, Zero};
+use ark_ff::Zero;
 use causeway_circuit::batch::BatchInput;
 use causeway_circuit::export::{EvmWord, fr_to_evm, proof_to_evm, solidity_verifier, word_hex};
 use causeway_circuit::groth16::{BatchR1cs, Proof, VerifyingKey, dev_setup, prove, verify};
@@ -346,8 +345,8 @@ contract {CONTRACT}Test {{
         chunks = BATCH_SHAPE.chunks,
         fee_slots = BATCH_SHAPE.fee_slots,
         vk_hash = word_hex(&causeway_circuit::export::vk_hash(vk)),
-        r = modulus_literal(),
-        q = word_hex(&Fq::MODULUS.to_bytes_be().try_into().expect("q is 32 bytes")),
+        r = modulus_literal::<Fr>(),
+        q = modulus_literal::<Fq>(),
         commitment = word_hex(&fr_to_evm(commitment)),
         proof_words = proof_literal(&proof_to_evm(proof)),
         neg_a_y = word_hex(&proof_to_evm(&neg_a)[1]),

@@ -95,9 +95,9 @@ fn hex_word(f: &Fr) -> String {
     s
 }
 
-/// The BN254 scalar field modulus as a Solidity literal.
-fn modulus_literal() -> String {
-    let bytes = Fr::MODULUS.to_bytes_be();
+/// The modulus of `F` (BN254's scalar field `Fr` or base field `Fq`) as a Solidity literal.
+fn modulus_literal<F: PrimeField>() -> String {
+    let bytes = F::MODULUS.to_bytes_be();
     let mut s = String::from("0x");
     for b in bytes {
         write!(s, "{b:02x}").expect("writing to a String cannot fail");
@@ -145,7 +145,7 @@ fn at(offset: usize) -> String {
 /// `addmod` that also adds the round constant, or not at all in partial rounds' lanes 1..4.
 pub fn poseidon_t5_sol() -> String {
     let schedule = poseidon_t5_schedule();
-    let q = modulus_literal();
+    let q = modulus_literal::<Fr>();
     let word = 0x20;
     let round_bytes = word * T;
 
@@ -492,7 +492,7 @@ mod tests {
     #[test]
     fn modulus_literal_is_bn254_scalar_field() {
         assert_eq!(
-            modulus_literal(),
+            modulus_literal::<Fr>(),
             "0x30644e72e131a029b85045b68181585d2833e84879b9709143e1f593f0000001"
         );
         // 5·q < 2^256: the contract sums five reduced products with plain `add`.
