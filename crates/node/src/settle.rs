@@ -87,7 +87,7 @@ pub struct SettleConfig {
     pub poll: Duration,
 }
 
-/// The three steps, as indexes of [`Submitter::ready_since`].
+/// The three steps, as indexes of [`Submitter::clocks`].
 const COMMIT: usize = 0;
 const PROVE: usize = 1;
 const EXECUTE: usize = 2;
@@ -96,6 +96,33 @@ const EXECUTE: usize = 2;
 /// full transaction's `max`, and the first of them has been ready for less than `wait`.
 pub fn hold(ready: usize, max: usize, waited: Duration, wait: Duration) -> bool {
     ready < max && waited < wait
+}
+
+/// Since when a step has had batches to send: [`hold`] measured from the first round that
+/// saw one ready.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct GroupClock {
+    since: Option<Instant>,
+}
+
+impl GroupClock {
+    /// Whether the step, with `ready` batches at `now`, waits for more. With nothing ready it
+    /// waits, and the clock stops: batches sent by someone else or undone by a reorg leave no
+    /// stale start behind, so a group that forms later waits its full time.
+    pub fn hold(&mut self, ready: u64, max: usize, wait: Duration, now: Instant) -> bool {
+        if ready == 0 {
+            self.since = None;
+            return true;
+        }
+        let since = *self.since.get_or_insert(now);
+        let ready = usize::try_from(ready).unwrap_or(usize::MAX);
+        hold(ready, max, now.saturating_duration_since(since), wait)
+    }
+
+    /// The step sent its batches: the next ones start a new wait.
+    pub fn sent(&mut self) {
+        self.since = None;
+    }
 }
 
 /// The submitter; see the module docs.
@@ -107,8 +134,8 @@ pub struct Submitter {
     progress: std::sync::Arc<L1Progress>,
     /// `StoredBatch`es of committed batches, as the contract emitted them.
     stored: BTreeMap<u64, StoredBatch>,
-    /// Per step, since when it has had something to send (cleared when it sends).
-    ready_since: [Option<Instant>; 3],
+    /// Per step, since when it has had something to send.
+    clocks: [GroupClock; 3],
 }
 
 /// What one round did.
@@ -132,7 +159,7 @@ impl Submitter {
             sequencer,
             progress,
             stored: BTreeMap::new(),
-            ready_since: [None; 3],
+            clocks: [GroupClock::default(); 3],
         }
     }
 
@@ -185,29 +212,25 @@ impl Submitter {
         // Forget batches L1 no longer has (a revert or a reorg).
         self.stored.retain(|n, _| *n <= counters.committed);
         let sealed = self.sequencer.progress.latest_block.load(Ordering::Relaxed);
-        if counters.committed < sealed && !self.wait(COMMIT, sealed - counters.committed) {
+        if !self.wait(COMMIT, sealed.saturating_sub(counters.committed)) {
             return self.commit(counters.committed, sealed).await;
         }
-        if counters.proven < counters.committed && self.prove(counters).await? {
+        if self.prove(counters).await? {
             return Ok(Step::Sent);
         }
-        if counters.executed < counters.proven
-            && !self.wait(EXECUTE, counters.proven - counters.executed)
-        {
+        if !self.wait(EXECUTE, counters.proven.saturating_sub(counters.executed)) {
             return self.execute(counters).await;
         }
         Ok(Step::Idle)
     }
 
-    /// Whether `step`, with `ready` batches to send, waits for more ([`hold`]).
+    /// Whether `step`, with `ready` batches to send, waits for more ([`GroupClock::hold`]).
     fn wait(&mut self, step: usize, ready: u64) -> bool {
-        let since = *self.ready_since[step].get_or_insert_with(Instant::now);
-        let ready = usize::try_from(ready).unwrap_or(usize::MAX);
-        hold(
+        self.clocks[step].hold(
             ready,
             self.cfg.max_per_tx,
-            since.elapsed(),
             self.cfg.group_wait,
+            Instant::now(),
         )
     }
 
@@ -223,7 +246,7 @@ impl Submitter {
             batches: infos,
         };
         let receipt = self.send(call.abi_encode()).await?;
-        self.ready_since[COMMIT] = None;
+        self.clocks[COMMIT].sent();
         for batch in committed_in(&receipt) {
             self.stored.insert(batch.number, batch);
         }
@@ -234,12 +257,20 @@ impl Submitter {
         Ok(Step::Sent)
     }
 
-    /// Proves the next batches whose proofs are ready; `false` when none is.
+    /// Proves the next batches whose proofs are ready; `false` when none is sent.
     async fn prove(&mut self, c: BatchCounters) -> Result<bool, Failure> {
+        let to = c.committed.min(c.proven + self.cfg.max_per_tx as u64);
+        // Counted by the proof files' presence: a step that waits for a fuller group does not
+        // read and decode its proofs every poll.
+        let ready = (c.proven + 1..=to)
+            .take_while(|&n| self.queue.proof_path(n).exists())
+            .count();
+        if self.wait(PROVE, ready as u64) {
+            return Ok(false);
+        }
         let mut batches = Vec::new();
         let mut proofs = Vec::new();
-        let to = c.committed.min(c.proven + self.cfg.max_per_tx as u64);
-        for n in c.proven + 1..=to {
+        for n in c.proven + 1..=c.proven + ready as u64 {
             let Some(record) = self.queue.proof(n).map_err(Failure::fatal)? else {
                 break;
             };
@@ -255,14 +286,14 @@ impl Submitter {
             proofs.push(proof_words(&proof_to_evm(&record.proof)));
             batches.push(stored);
         }
-        if batches.is_empty() || self.wait(PROVE, batches.len() as u64) {
+        if batches.is_empty() {
             return Ok(false);
         }
         let from = batches[0].number;
         let to = from + batches.len() as u64 - 1;
         let call = ZkRollup::proveBatchesCall { batches, proofs };
         let receipt = self.send(call.abi_encode()).await?;
-        self.ready_since[PROVE] = None;
+        self.clocks[PROVE].sent();
         let hash = receipt.transaction_hash;
         self.progress.record(from..=to, |t| t.prove = Some(hash));
         tracing::info!(from, to, tx = %hash, "batches proven");
@@ -285,7 +316,7 @@ impl Submitter {
             withdrawals: lists,
         };
         let receipt = self.send(call.abi_encode()).await?;
-        self.ready_since[EXECUTE] = None;
+        self.clocks[EXECUTE].sent();
         let hash = receipt.transaction_hash;
         self.progress
             .record(c.executed + 1..=to, |t| t.execute = Some(hash));
@@ -383,8 +414,8 @@ pub fn commit_info(block: &BlockRecord) -> CommitInfo {
 
 #[cfg(test)]
 mod tests {
-    use super::hold;
-    use std::time::Duration;
+    use super::{GroupClock, hold};
+    use std::time::{Duration, Instant};
 
     const S: Duration = Duration::from_secs(1);
 
@@ -405,5 +436,22 @@ mod tests {
     fn a_full_group_never_waits() {
         assert!(!hold(8, 8, Duration::ZERO, 30 * S));
         assert!(!hold(9, 8, Duration::ZERO, 30 * S));
+    }
+
+    #[test]
+    fn a_group_that_emptied_waits_its_full_time_when_it_forms_again() {
+        let t0 = Instant::now();
+        let mut clock = GroupClock::default();
+        assert!(clock.hold(1, 8, 10 * S, t0));
+        // Someone else sent the batch (or a reorg undid it): nothing is ready.
+        assert!(clock.hold(0, 8, 10 * S, t0 + 5 * S));
+        // A new batch 12 s after the first one waits from now, not from t0.
+        assert!(clock.hold(1, 8, 10 * S, t0 + 12 * S));
+        assert!(clock.hold(2, 8, 10 * S, t0 + 21 * S));
+        assert!(!clock.hold(2, 8, 10 * S, t0 + 22 * S));
+        // After a send, the next group starts its own wait.
+        clock.sent();
+        assert!(clock.hold(1, 8, 10 * S, t0 + 23 * S));
+        assert!(!clock.hold(8, 8, 10 * S, t0 + 23 * S));
     }
 }
