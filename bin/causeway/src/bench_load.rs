@@ -104,6 +104,9 @@ pub struct LoadArgs {
     /// (0: sign for `--rate` × `--duration` outright). Its transfers are not in the figures.
     #[arg(long, default_value_t = 3)]
     calibrate: u64,
+    /// The node's `prover.nice`: the witness stage's priority (0: the sequencer's own).
+    #[arg(long, default_value_t = causeway_node::priority::LOWEST)]
+    nice: i32,
     /// Where the node keeps its database, prover queue and log (must be empty or absent;
     /// default: a temporary directory, removed after a successful run).
     #[arg(long)]
@@ -242,6 +245,7 @@ async fn bench(args: &LoadArgs) -> Result<(), LoadError> {
             fee_slots: 1,
             dev_seed: Some(causeway_l1_gen::DEV_SEED),
             keys_dir: None,
+            nice: args.nice,
         },
     };
     let config_file = data_dir.join("node.toml");
@@ -1126,14 +1130,20 @@ fn report_cpu(
         // By name: total, threads that ran, and the busiest one. Unnamed threads inherit
         // their creator's name: rayon's pool (the node's signature checks) is started by the
         // sequencer thread, so its workers are also called "sequencer"; the busiest
-        // "sequencer" is the sequencer itself.
+        // "sequencer" is the sequencer itself. A pool's numbered threads (`witness-0`,
+        // `witness-1`) count under the pool's name.
         let mut by_name: BTreeMap<&str, (f64, usize, f64)> = BTreeMap::new();
         let mut busiest: Option<(f64, u32)> = None;
         for (tid, t) in &after.threads {
             let was = before.threads.get(tid).map_or(Duration::ZERO, |b| b.cpu);
             let used = t.cpu.saturating_sub(was).as_secs_f64();
             if used > 0.0 {
-                let e = by_name.entry(&t.name).or_default();
+                let pool = t
+                    .name
+                    .trim_end_matches(|c: char| c.is_ascii_digit())
+                    .strip_suffix('-')
+                    .unwrap_or(&t.name);
+                let e = by_name.entry(pool).or_default();
                 e.0 += used;
                 e.1 += 1;
                 e.2 = e.2.max(used);

@@ -67,6 +67,8 @@ pub struct SequencerConfig {
     pub max_parked_per_sender: usize,
     /// Commands taken per group commit, at most.
     pub max_group: usize,
+    /// Where the witness stage computes.
+    pub background: crate::priority::Background,
 }
 
 /// The whole node's configuration file.
@@ -178,6 +180,10 @@ pub struct ProverSection {
     pub dev_seed: Option<u64>,
     /// Where proving keys live; default `<data_dir>/keys`.
     pub keys_dir: Option<PathBuf>,
+    /// Linux nice value (0..=19) of the witness stage's and these workers' threads: on a
+    /// busy machine, acknowledging transactions comes before proving them (see
+    /// [`crate::priority`]). 0 runs them at the node's own priority.
+    pub nice: i32,
 }
 
 impl Default for ProverSection {
@@ -188,6 +194,7 @@ impl Default for ProverSection {
             fee_slots: causeway_l1_gen::BATCH_SHAPE.fee_slots,
             dev_seed: None,
             keys_dir: None,
+            nice: crate::priority::LOWEST,
         }
     }
 }

@@ -17,6 +17,7 @@
 pub mod config;
 pub mod devnet;
 pub mod follow;
+pub mod priority;
 pub mod run;
 pub mod sequencer;
 pub mod service;

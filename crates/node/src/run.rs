@@ -2,9 +2,10 @@
 //!
 //! The parts and where they run:
 //! - the sequencer: its own thread (it owns the database), and the witness stage's thread
-//!   (prover jobs of committed blocks);
+//!   (prover jobs of committed blocks, on a background pool);
 //! - prover workers: `prover.workers` threads proving the queue in `<data_dir>/prover`, named
-//!   `node-<i>` (more can run as `causeway prover worker` processes on the same directory).
+//!   `node-<i>` (more can run as `causeway prover worker` processes on the same directory),
+//!   each on its own background pool ([`crate::priority`]).
 //!   A stop does not wait for a proof in progress: the thread is left to the process's exit,
 //!   and the next start takes the job back at once ([`JobQueue::requeue_workers`]);
 //! - the L1 watcher and the L1 submitter: tokio tasks;
@@ -20,6 +21,7 @@
 use crate::NodeFatal;
 use crate::config::{NodeConfig, SequencerConfig};
 use crate::follow::{L1View, follow};
+use crate::priority::Background;
 use crate::sequencer::{Progress, Sequencer, SequencerHandle, channel};
 use crate::service::Service;
 use crate::settle::{L1Progress, SettleConfig, Submitter};
@@ -109,6 +111,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeFatal> {
         fees: cfg.fees,
         max_parked_per_sender: cfg.sequencer.max_parked_per_sender,
         max_group: cfg.sequencer.max_group,
+        background: Background::new(cfg.prover.nice),
     };
     let sequencer = Sequencer::open(db, seq_cfg, queue.clone(), progress)?;
     let next_priority = sequencer.next_priority()?;
@@ -155,11 +158,14 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeFatal> {
                 .with_requeue(Duration::from_secs(120));
             let stop = stop_workers.clone();
             let fail = fail_tx.clone();
+            let pool = Background::new(cfg.prover.nice).pool(&format!("prover-{i}"))?;
             provers.push(
                 std::thread::Builder::new()
                     .name(format!("prover-{i}"))
                     .spawn(move || {
-                        if let Err(e) = worker.run(&stop, Duration::from_millis(200)) {
+                        // The worker's loop and its proofs' parallel work run on `pool`.
+                        let run = pool.install(|| worker.run(&stop, Duration::from_millis(200)));
+                        if let Err(e) = run {
                             tracing::error!(error = %e, "prover worker stopped");
                             let _ = fail.send(NodeFatal::Prover(e));
                         }

@@ -319,6 +319,7 @@ impl Sequencer {
             },
             &context(&cfg),
             progress.clone(),
+            cfg.background,
         )?;
         let next_seq = db.journal_next();
         let next_priority = db.next_priority_op();

@@ -7,7 +7,8 @@
 //! that follows the committed blocks: for each committed block, in order, it executes the
 //! block's ops on the replica in [`WitnessMode::Record`], checks that they land on the
 //! block's committed root, writes the prover job and marks it produced
-//! ([`JobQueue::set_produced`]).
+//! ([`JobQueue::set_produced`]). It computes on a background pool ([`crate::priority`]): when
+//! the cores are busy, acknowledging transactions goes first and this stage lags further.
 //!
 //! Invariants:
 //! 1. **Every committed block gets its job, in order.** Job `n` is submitted after job
@@ -31,6 +32,7 @@
 //! invariant 6).
 
 use crate::NodeFatal;
+use crate::priority::Background;
 use crate::sequencer::Progress;
 use causeway_circuit::batch::{BatchInput, BatchShape};
 use causeway_primitives::{AccountId, Domain, Fr, Op};
@@ -74,6 +76,7 @@ impl WitnessStage {
         jobs: JobShape,
         ctx: &BlockContext,
         progress: Arc<Progress>,
+        background: Background,
     ) -> Result<Self, NodeFatal> {
         let latest = db.latest_block().unwrap_or(0);
         let produced = match queue.produced().map_err(NodeFatal::prover)? {
@@ -109,9 +112,14 @@ impl WitnessStage {
                 new_root: record.new_root,
             });
         }
+        let pool = background.pool("witness")?;
+        // The loop runs on the pool (it only waits there when it has nothing to do), so the
+        // re-execution's parallel hashing stays on the pool's threads too.
         let thread = std::thread::Builder::new()
             .name("witness".into())
-            .spawn(move || run(replica, produced, &rx, &queue, jobs, &progress))?;
+            .spawn(move || {
+                pool.install(move || run(replica, produced, &rx, &queue, jobs, &progress))
+            })?;
         Ok(Self {
             tx: Some(tx),
             thread: Some(thread),

@@ -57,6 +57,7 @@ pub fn config(shape: BatchShape, block_time: Duration, users: u8) -> SequencerCo
         },
         max_parked_per_sender: 4,
         max_group: 256,
+        background: causeway_node::priority::Background::new(0),
     }
 }
 
