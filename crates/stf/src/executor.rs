@@ -7,14 +7,16 @@
 //!
 //! L2 signatures do not depend on the state (the signing key travels with the signature and is
 //! only then compared with the account's key), so a block's signatures are checked in parallel
-//! up front by [`verify_signatures`] and the sequential pass only compares keys.
+//! up front by [`verify_signatures`](crate::verify_signatures) and the sequential pass only
+//! compares keys.
 
 use crate::effects::Layered;
 use crate::error::{BlockError, OpError};
 use crate::seal::{self, Sealed};
-use crate::state::{PubKey, StateView};
+use crate::signers::verify_signatures;
+use crate::state::StateView;
 use crate::witness::{WitnessBuilder, touched};
-use causeway_crypto::eddsa::{PreparedKey, verify_tx_signature, verify_tx_signature_by};
+use causeway_crypto::eddsa::verify_tx_signature;
 use causeway_crypto::poseidon;
 use causeway_primitives::pubdata::{AuthKind, PubdataOp};
 use causeway_primitives::{
@@ -22,8 +24,7 @@ use causeway_primitives::{
     Op, PackedAmount, PackedFee, PackedPoint, TokenId, Transfer, TxSignature, Withdraw,
     change_pubkey_eth_message, eth_signed_message_hash,
 };
-use rayon::prelude::*;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 /// What a block is executed against, besides the state.
 #[derive(Debug, Clone)]
@@ -377,73 +378,6 @@ impl<'a, V: StateView> Executor<'a, V> {
 fn recover_signer(sig: &[u8; 65], hash: &alloy_primitives::B256) -> Option<Address> {
     let signature = alloy_primitives::Signature::try_from(&sig[..]).ok()?;
     signature.recover_address_from_prehash(hash).ok()
-}
-
-/// The sender and signature of an op signed with an L2 key.
-fn signed(op: &Op) -> Option<(AccountId, &TxSignature)> {
-    match op {
-        Op::Transfer(t) => Some((t.from, &t.signature)),
-        Op::Withdraw(w) => Some((w.from, &w.signature)),
-        _ => None,
-    }
-}
-
-/// Keys with at least this many signatures in a block get a precomputed table: building one
-/// costs about three variable-base multiplications and saves one per signature.
-const PREPARE_THRESHOLD: usize = 4;
-
-/// Checks the EdDSA signatures of a block's L2 ops in parallel. Entry `i` is `Ok` for ops
-/// with a valid signature and for ops that carry none (priority ops, ChangePubKey).
-///
-/// `view` is only a shortcut: when the signature names the key the sender has registered in
-/// `view`, the decoded registered key is used instead of unpacking the wire key, and a key that
-/// signs several ops of the block is prepared once for all of them. Which key is the right
-/// signer is still decided by the executor, against the state at that op.
-pub fn verify_signatures<V: StateView>(
-    ops: &[Op],
-    domain: &Domain,
-    view: &V,
-) -> Vec<Result<(), OpError>> {
-    // The sender's registered key, where the signature names it.
-    let registered: Vec<Option<PubKey>> = ops
-        .par_iter()
-        .map(|op| {
-            let (from, sig) = signed(op)?;
-            view.account(from)?
-                .pubkey
-                .filter(|k| k.packed() == sig.pubkey)
-        })
-        .collect();
-    let mut uses: HashMap<PackedPoint, (usize, PubKey)> = HashMap::new();
-    for (op, key) in ops.iter().zip(&registered) {
-        if let (Some((_, sig)), Some(key)) = (signed(op), key) {
-            uses.entry(sig.pubkey).or_insert((0, *key)).0 += 1;
-        }
-    }
-    let prepared: HashMap<PackedPoint, PreparedKey> = uses
-        .into_par_iter()
-        .filter(|(_, (count, _))| *count >= PREPARE_THRESHOLD)
-        .filter_map(|(packed, (_, key))| Some((packed, key.to_public_key().prepare()?)))
-        .collect();
-
-    ops.par_iter()
-        .zip(registered)
-        .map(|(op, key)| {
-            let fields = match op {
-                Op::Transfer(t) => t.signing_fields(domain),
-                Op::Withdraw(w) => w.signing_fields(domain),
-                _ => return Ok(()),
-            };
-            let (_, sig) = signed(op).expect("transfers and withdrawals are signed");
-            let msg = poseidon::hash4(&fields);
-            match (key, prepared.get(&sig.pubkey)) {
-                (Some(_), Some(table)) => table.verify_tx_signature(sig, msg),
-                (Some(key), None) => verify_tx_signature_by(sig, &key.to_public_key(), msg),
-                (None, _) => verify_tx_signature(sig, msg).map(|_| ()),
-            }
-            .map_err(OpError::from)
-        })
-        .collect()
 }
 
 /// Executes a sealed block all-or-nothing: the first invalid op rejects the whole block.

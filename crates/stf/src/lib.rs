@@ -23,16 +23,16 @@ mod error;
 mod executor;
 mod replay;
 mod seal;
+mod signers;
 mod state;
 mod witness;
 
 pub use causeway_primitives::pubdata::PubdataOp;
 pub use error::{BlockError, OpError};
-pub use executor::{
-    BlockContext, Executor, Receipt, SignatureCheck, WitnessMode, apply_block, verify_signatures,
-};
+pub use executor::{BlockContext, Executor, Receipt, SignatureCheck, WitnessMode, apply_block};
 pub use replay::replay;
 pub use seal::Sealed;
+pub use signers::{SignerTables, verify_signatures, verify_signatures_with};
 pub use state::{
     AccountState, MemoryState, PubKey, StateDiff, StateView, build_state_nodes, fr_hex,
     recompute_root,

@@ -1,0 +1,195 @@
+//! Checking the EdDSA signatures of many L2 ops at once.
+//!
+//! Owns [`verify_signatures`] (one block or group of ops, in parallel) and [`SignerTables`],
+//! the precomputed multiples of the keys that sign often, kept from one call to the next. A
+//! check is a fixed-base multiplication by the generator plus a variable-base one by the
+//! signer's key; with the key's table the second becomes a fixed-base one too, which halves
+//! the check (about 125 µs to 58 µs on the 2.6 GHz EPYC host). A table costs about three
+//! variable-base multiplications to build and 48 KiB to keep, so only keys that keep signing
+//! get one.
+//!
+//! Invariants:
+//! - the result never depends on the tables: a prepared key verifies exactly what
+//!   [`PublicKey::verify`](causeway_crypto::eddsa::PublicKey::verify) verifies, so tables only
+//!   change how fast an answer comes;
+//! - the tables stay within their capacity (least recently used out first), and the use
+//!   counts within a bound, whatever keys the callers see;
+//! - the state view is a shortcut only (registered keys are already decoded); which key must
+//!   have signed is decided by the executor against the state at that op.
+
+use crate::error::OpError;
+use crate::state::{PubKey, StateView};
+use causeway_crypto::eddsa::{PreparedKey, verify_tx_signature, verify_tx_signature_by};
+use causeway_crypto::poseidon;
+use causeway_primitives::{AccountId, Domain, Op, PackedPoint, TxSignature};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::collections::hash_map::Entry;
+use std::sync::Arc;
+
+/// The sender and signature of an op signed with an L2 key.
+pub(crate) fn signed(op: &Op) -> Option<(AccountId, &TxSignature)> {
+    match op {
+        Op::Transfer(t) => Some((t.from, &t.signature)),
+        Op::Withdraw(w) => Some((w.from, &w.signature)),
+        _ => None,
+    }
+}
+
+/// A key gets a table once it has signed this many ops (in one call, or over the calls
+/// [`SignerTables`] remembers): building one costs about three variable-base
+/// multiplications and saves one per signature.
+const PREPARE_THRESHOLD: u32 = 4;
+
+/// Keys whose signatures are counted, per table kept: past it the counts start over, so a
+/// stream of one-off signers cannot grow the counts without bound.
+const COUNTED_PER_TABLE: usize = 16;
+
+/// Fewest keys counted, for small capacities.
+const MIN_COUNTED: usize = 4096;
+
+/// Precomputed tables of the registered keys that sign most, kept across calls.
+#[derive(Debug)]
+pub struct SignerTables {
+    capacity: usize,
+    /// Signatures seen per registered key since the counts last started over.
+    uses: HashMap<PackedPoint, u32>,
+    /// The tables, and the call that last used each.
+    tables: HashMap<PackedPoint, (Arc<PreparedKey>, u64)>,
+    calls: u64,
+}
+
+impl SignerTables {
+    /// Tables for at most `capacity` keys (48 KiB each) kept between calls; 0 keeps none, so
+    /// a key is prepared only when it signs several ops of one call.
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            capacity,
+            uses: HashMap::new(),
+            tables: HashMap::new(),
+            calls: 0,
+        }
+    }
+
+    /// Keys with a table kept.
+    pub fn len(&self) -> usize {
+        self.tables.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty()
+    }
+
+    /// Keeps `table`, evicting the least recently used one when full.
+    fn keep(&mut self, packed: PackedPoint, table: Arc<PreparedKey>) {
+        if self.capacity == 0 {
+            return;
+        }
+        if self.tables.len() >= self.capacity {
+            // Rare (a new hot key while full), so a scan beats keeping an order.
+            if let Some(oldest) = self
+                .tables
+                .iter()
+                .min_by_key(|(_, (_, used))| *used)
+                .map(|(k, _)| *k)
+            {
+                self.tables.remove(&oldest);
+            }
+        }
+        self.tables.insert(packed, (table, self.calls));
+    }
+
+    fn count(&mut self, packed: PackedPoint, n: u32) -> u32 {
+        let limit = (self.capacity * COUNTED_PER_TABLE).max(MIN_COUNTED);
+        if self.uses.len() >= limit && !self.uses.contains_key(&packed) {
+            self.uses.clear();
+        }
+        let seen = self.uses.entry(packed).or_default();
+        *seen = seen.saturating_add(n);
+        *seen
+    }
+}
+
+/// Checks the EdDSA signatures of a block's L2 ops in parallel. Entry `i` is `Ok` for ops
+/// with a valid signature and for ops that carry none (priority ops, ChangePubKey). Keys
+/// that sign several of these ops are prepared for them, and forgotten afterwards.
+///
+/// `view` is only a shortcut: when the signature names the key the sender has registered in
+/// `view`, the decoded registered key is used instead of unpacking the wire key. Which key is
+/// the right signer is still decided by the executor, against the state at that op.
+pub fn verify_signatures<V: StateView>(
+    ops: &[Op],
+    domain: &Domain,
+    view: &V,
+) -> Vec<Result<(), OpError>> {
+    verify_signatures_with(ops, domain, view, &mut SignerTables::new(0))
+}
+
+/// [`verify_signatures`], with tables kept in `tables` from earlier calls: a sequencer checks
+/// each group of ops as it arrives, and its frequent signers are prepared once for all the
+/// groups.
+pub fn verify_signatures_with<V: StateView>(
+    ops: &[Op],
+    domain: &Domain,
+    view: &V,
+    tables: &mut SignerTables,
+) -> Vec<Result<(), OpError>> {
+    tables.calls += 1;
+    // The sender's registered key, where the signature names it.
+    let registered: Vec<Option<PubKey>> = ops
+        .par_iter()
+        .map(|op| {
+            let (from, sig) = signed(op)?;
+            view.account(from)?
+                .pubkey
+                .filter(|k| k.packed() == sig.pubkey)
+        })
+        .collect();
+    let mut uses: HashMap<PackedPoint, (u32, PubKey)> = HashMap::new();
+    for (op, key) in ops.iter().zip(&registered) {
+        if let (Some((_, sig)), Some(key)) = (signed(op), key) {
+            uses.entry(sig.pubkey).or_insert((0, *key)).0 += 1;
+        }
+    }
+    // This call's tables: the kept ones it uses, and new ones for keys past the threshold.
+    let mut prepared: HashMap<PackedPoint, Arc<PreparedKey>> = HashMap::new();
+    let mut to_build = Vec::new();
+    for (packed, (n, key)) in uses {
+        let seen = tables.count(packed, n);
+        match tables.tables.entry(packed) {
+            Entry::Occupied(mut kept) => {
+                kept.get_mut().1 = tables.calls;
+                prepared.insert(packed, kept.get().0.clone());
+            }
+            Entry::Vacant(_) if seen >= PREPARE_THRESHOLD => to_build.push((packed, key)),
+            Entry::Vacant(_) => {}
+        }
+    }
+    let built: Vec<(PackedPoint, Arc<PreparedKey>)> = to_build
+        .into_par_iter()
+        .filter_map(|(packed, key)| Some((packed, Arc::new(key.to_public_key().prepare()?))))
+        .collect();
+    for (packed, table) in built {
+        tables.keep(packed, table.clone());
+        prepared.insert(packed, table);
+    }
+
+    ops.par_iter()
+        .zip(registered)
+        .map(|(op, key)| {
+            let fields = match op {
+                Op::Transfer(t) => t.signing_fields(domain),
+                Op::Withdraw(w) => w.signing_fields(domain),
+                _ => return Ok(()),
+            };
+            let (_, sig) = signed(op).expect("transfers and withdrawals are signed");
+            let msg = poseidon::hash4(&fields);
+            match (key, prepared.get(&sig.pubkey)) {
+                (Some(_), Some(table)) => table.verify_tx_signature(sig, msg),
+                (Some(key), None) => verify_tx_signature_by(sig, &key.to_public_key(), msg),
+                (None, _) => verify_tx_signature(sig, msg).map(|_| ()),
+            }
+            .map_err(OpError::from)
+        })
+        .collect()
+}
