@@ -27,7 +27,10 @@
 //! 4. The timed phase: `--connections` client tasks, each owning some senders; each sender
 //!    keeps at most `--pipeline` transfers in flight, in nonce order, and sends the next one
 //!    when one is acknowledged (closed loop). BUSY answers (mempool or sender limit) are
-//!    retried and counted; any other error stops that sender and is reported.
+//!    retried and counted; any other error stops that sender and is reported. Besides the
+//!    rate and latencies it prints the node's CPU per thread and where the sequencer thread's
+//!    wall time went (`causeway_status.sequencer`: signature checks, execution, journal
+//!    writes, sealing, block commits, and the rest, mostly waiting for ops).
 //! 5. After the load: the mempool drains, then the chain's progress (blocks, L1 commits, how
 //!    many blocks the witness stage had not turned into prover jobs yet and how long it took to
 //!    catch up, prover jobs queued), a check that nothing acknowledged was lost (op statuses of a random
@@ -56,7 +59,7 @@ use causeway_primitives::{
     AccountId, ChangePubKey, ChangePubKeyAuth, Domain, Op, PackedPoint, TokenId, Transfer,
     TxSignature, change_pubkey_eth_message, eth_signed_message_hash,
 };
-use causeway_rpc::api::{FeeKind, OpRequest, OpStage};
+use causeway_rpc::api::{FeeKind, OpRequest, OpStage, SequencerPhases};
 use causeway_rpc::client::{Client, ClientError};
 use causeway_rpc::error::BUSY;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -371,6 +374,7 @@ async fn bench(args: &LoadArgs) -> Result<(), LoadError> {
     .await?;
     let node_cpu_after = ProcCpu::read(node.pid());
     let self_cpu_after = cpu_time("/proc/self/stat");
+    let phases_after = client.status().await.context("causeway_status")?.sequencer;
     node.check_alive()?;
     report_run(args, &result);
     report_cpu(
@@ -378,6 +382,7 @@ async fn bench(args: &LoadArgs) -> Result<(), LoadError> {
         node_cpu_before.zip(node_cpu_after),
         self_cpu_before.zip(self_cpu_after),
     );
+    report_phases(&result, &before.sequencer, &phases_after);
     // What each sender's nonce must be if nothing acknowledged was lost.
     for a in &result.acks {
         next_nonce[a.sender as usize] += 1;
@@ -1189,6 +1194,43 @@ fn report_cpu(
             used / wall
         );
     }
+}
+
+/// Where the sequencer thread's wall time went during the run (`causeway_status.sequencer`):
+/// what acceptance waits on, and how long the thread waited for ops.
+fn report_phases(r: &RunResult, before: &SequencerPhases, after: &SequencerPhases) {
+    let wall = r.wall.as_secs_f64();
+    let phases = [
+        (
+            "signature checks",
+            after.verify_us.saturating_sub(before.verify_us),
+        ),
+        (
+            "execution",
+            after.execute_us.saturating_sub(before.execute_us),
+        ),
+        (
+            "journal writes",
+            after.flush_us.saturating_sub(before.flush_us),
+        ),
+        ("sealing", after.seal_us.saturating_sub(before.seal_us)),
+        (
+            "block commits",
+            after.commit_us.saturating_sub(before.commit_us),
+        ),
+    ];
+    let busy: u64 = phases.iter().map(|(_, us)| us).sum();
+    let mut line = String::from("  sequencer thread's wall time:");
+    for (name, us) in phases {
+        let secs = us as f64 / 1e6;
+        line += &format!(" {name} {secs:.1} s ({:.0}%);", secs / wall * 100.0);
+    }
+    let idle = (wall - busy as f64 / 1e6).max(0.0);
+    line += &format!(
+        " the rest, mostly waiting for ops, {idle:.1} s ({:.0}%)",
+        idle / wall * 100.0
+    );
+    println!("{line}");
 }
 
 /// Waits for the mempool to drain, then reports the chain's progress and checks that every

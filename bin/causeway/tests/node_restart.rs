@@ -333,4 +333,11 @@ async fn blocks_sealed_within_the_group_wait_are_committed_in_one_transaction() 
         commits.iter().all(|c| *c == commits[0]),
         "blocks {blocks:?} committed by {commits:?}: one transaction expected"
     );
+    // The status reports where the sequencer's time went: the checks, seals and commits of
+    // these blocks took some.
+    let phases = client.status().await.unwrap().sequencer;
+    assert!(
+        phases.verify_us > 0 && phases.seal_us > 0 && phases.commit_us > 0,
+        "{phases:?}"
+    );
 }

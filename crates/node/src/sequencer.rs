@@ -161,6 +161,42 @@ pub struct Progress {
     pub mempool: AtomicU64,
     /// The latest block whose prover job is written (the witness stage's progress).
     pub witnessed: AtomicU64,
+    /// Where the sequencer thread's time went since it started.
+    pub phases: PhaseTimes,
+}
+
+/// Microseconds the sequencer thread spent in each phase of its work, summed since it
+/// started: what a benchmark compares with the wall time to see what acceptance waits on.
+#[derive(Debug, Default)]
+pub struct PhaseTimes {
+    /// Signature checks of each group (parallel, on rayon's global pool).
+    pub verify_us: AtomicU64,
+    /// Running each group's ops through the open block.
+    pub execute_us: AtomicU64,
+    /// Each group's durable journal write, then the acknowledgments.
+    pub flush_us: AtomicU64,
+    /// Sealing blocks: fees, balance trees, the account tree.
+    pub seal_us: AtomicU64,
+    /// Committing sealed blocks to the database.
+    pub commit_us: AtomicU64,
+}
+
+impl PhaseTimes {
+    fn add(counter: &AtomicU64, since: Instant) {
+        let us = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
+        counter.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// The counters, in the RPC's form.
+    pub fn snapshot(&self) -> causeway_rpc::api::SequencerPhases {
+        causeway_rpc::api::SequencerPhases {
+            verify_us: self.verify_us.load(Ordering::Relaxed),
+            execute_us: self.execute_us.load(Ordering::Relaxed),
+            flush_us: self.flush_us.load(Ordering::Relaxed),
+            seal_us: self.seal_us.load(Ordering::Relaxed),
+            commit_us: self.commit_us.load(Ordering::Relaxed),
+        }
+    }
 }
 
 /// The handle other tasks send commands through.
@@ -427,6 +463,7 @@ impl Sequencer {
         };
         let mut st = BlockRun {
             cfg: &self.cfg,
+            phases: &self.progress.phases,
             db,
             mempool: &mut self.mempool,
             next_seq: &mut self.next_seq,
@@ -488,9 +525,12 @@ impl Sequencer {
                     _ => None,
                 })
                 .collect();
+            let verifying = Instant::now();
             let mut checks =
                 verify_signatures_with(&l2, &ctx.domain, st.db.state(), &mut self.signers)
                     .into_iter();
+            PhaseTimes::add(&self.progress.phases.verify_us, verifying);
+            let executing = Instant::now();
             let mut queries = Vec::new();
             let mut full = false;
             // How many queued ops may still go into this block: new L1 context (a token
@@ -547,7 +587,10 @@ impl Sequencer {
                     full = true;
                 }
             }
+            PhaseTimes::add(&self.progress.phases.execute_us, executing);
+            let flushing = Instant::now();
             st.flush()?;
+            PhaseTimes::add(&self.progress.phases.flush_us, flushing);
             if !queries.is_empty() {
                 let soft = Soft {
                     exec: &open.exec,
@@ -586,9 +629,11 @@ impl Sequencer {
             diff,
             consumed,
         } = block;
+        let committing = Instant::now();
         self.db
             .commit_block_consuming(&record, &diff, &consumed)
             .map_err(NodeFatal::storage)?;
+        PhaseTimes::add(&self.progress.phases.commit_us, committing);
         let (number, ops, new_root) = (record.number, record.ops.len(), record.new_root);
         self.witness.send(Task {
             number,
@@ -617,6 +662,7 @@ impl Sequencer {
 /// The sequencer's fields one block's run works with (the state is borrowed from `db`).
 struct BlockRun<'s> {
     cfg: &'s SequencerConfig,
+    phases: &'s PhaseTimes,
     db: &'s Database,
     mempool: &'s mut Mempool,
     next_seq: &'s mut u64,
@@ -930,10 +976,12 @@ impl<'s> BlockRun<'s> {
         if open.first_op.is_none() {
             return Ok(None);
         }
+        let sealing = Instant::now();
         let sealed = open
             .exec
             .seal()
             .map_err(|e| NodeFatal::Seal(e.to_string()))?;
+        PhaseTimes::add(&self.phases.seal_us, sealing);
         let number = self.db.latest_block().unwrap_or(0) + 1;
         let (consumed, ops): (Vec<u64>, Vec<Op>) = self.mempool.open.iter().cloned().unzip();
         let record = BlockRecord {

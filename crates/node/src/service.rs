@@ -343,6 +343,7 @@ impl NodeApi for Service {
             executed: self.l1.executed.load(Ordering::Relaxed),
             mempool: self.sequencer.progress.mempool.load(Ordering::Relaxed),
             unconfirmed_priority_ops: self.view.unconfirmed.load(Ordering::Relaxed),
+            sequencer: self.sequencer.progress.phases.snapshot(),
         })
     }
 

@@ -364,6 +364,26 @@ pub struct ChainStatus {
     pub mempool: u64,
     /// Priority ops seen on L1 and waiting for their confirmations.
     pub unconfirmed_priority_ops: u64,
+    /// Where the sequencer's time went since the node started (absent from older nodes).
+    #[serde(default)]
+    pub sequencer: SequencerPhases,
+}
+
+/// Microseconds the sequencer thread spent per phase since the node started; the rest of its
+/// wall time it waited for ops.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SequencerPhases {
+    /// Signature checks.
+    pub verify_us: u64,
+    /// Running ops through the open block.
+    pub execute_us: u64,
+    /// Durable journal writes and acknowledgments.
+    pub flush_us: u64,
+    /// Sealing blocks (fees, trees, roots).
+    pub seal_us: u64,
+    /// Committing sealed blocks to the database.
+    pub commit_us: u64,
 }
 
 /// The fee the node asks for an op, in the op's fee token.

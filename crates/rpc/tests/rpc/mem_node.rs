@@ -394,6 +394,7 @@ impl NodeApi for MemNode {
             executed: 0,
             mempool: state.pending.len() as u64,
             unconfirmed_priority_ops: 0,
+            sequencer: Default::default(),
         })
     }
 
