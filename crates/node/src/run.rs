@@ -100,6 +100,8 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeFatal> {
     let queue = JobQueue::open(cfg.data_dir.join("prover"))?;
     let (handle, rx) = channel(cfg.sequencer.queue_capacity);
     let progress: Arc<Progress> = handle.progress.clone();
+    // The witness stage and the in-node prover workers compute at this priority.
+    let background = Background::new(cfg.prover.nice);
     let seq_cfg = SequencerConfig {
         shape,
         block_time: Duration::from_millis(cfg.sequencer.block_time_ms),
@@ -111,7 +113,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeFatal> {
         fees: cfg.fees,
         max_parked_per_sender: cfg.sequencer.max_parked_per_sender,
         max_group: cfg.sequencer.max_group,
-        background: Background::new(cfg.prover.nice),
+        background,
     };
     let sequencer = Sequencer::open(db, seq_cfg, queue.clone(), progress)?;
     let next_priority = sequencer.next_priority()?;
@@ -158,7 +160,7 @@ pub async fn start(cfg: NodeConfig) -> Result<RunningNode, NodeFatal> {
                 .with_requeue(Duration::from_secs(120));
             let stop = stop_workers.clone();
             let fail = fail_tx.clone();
-            let pool = Background::new(cfg.prover.nice).pool(&format!("prover-{i}"))?;
+            let pool = background.pool(&format!("prover-{i}"))?;
             provers.push(
                 std::thread::Builder::new()
                     .name(format!("prover-{i}"))

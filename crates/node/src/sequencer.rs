@@ -303,11 +303,11 @@ struct SealedBlock {
     consumed: Vec<u64>,
 }
 
-/// The sequencer's state between blocks.
 /// Keys whose precomputed tables the signature checks keep (48 KiB each, 48 MiB in all): the
 /// senders that sign most get their checks at about half the cost.
 const SIGNER_TABLES: usize = 1024;
 
+/// The sequencer's state between blocks.
 pub struct Sequencer {
     db: Database,
     cfg: SequencerConfig,
