@@ -497,6 +497,13 @@ impl Sequencer {
             }
         }
         st.flush()?;
+        // A block these filled exactly seals now, as one a command group fills does: a
+        // reader must never see a full block waiting for the next command to arrive (the
+        // same ops would otherwise show as sealed or still open depending on where a
+        // restart cut the block run).
+        if open.chunks >= st.cfg.shape.chunks {
+            return st.seal(open).map(|b| (b, false));
+        }
 
         // 3. New commands, a group at a time.
         let mut stop = false;

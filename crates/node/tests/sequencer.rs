@@ -195,9 +195,11 @@ fn open_chunks(soft: &Soft<'_>) -> usize {
 /// see the module docs.
 fn crash_image(node: &Node, from: &Path, chunks: usize) -> TempDir {
     // The barrier: a query is answered only after the writes of every earlier command
-    // have returned. A block filled at the start of a block run (by carried or unparked ops)
-    // is sealed only at the end of the next command group, so query until it is not full.
-    while node.query(move |soft| open_chunks(soft) >= chunks) {}
+    // have returned, and a full block is sealed before the next command is read.
+    assert!(
+        node.query(move |soft| open_chunks(soft) < chunks),
+        "a full block waited for a command to be sealed"
+    );
     let to = tempfile::tempdir().expect("tempdir");
     std::fs::copy(from.join("state.redb"), to.path().join("state.redb")).expect("copy");
     to
