@@ -1200,11 +1200,11 @@ fn report_cpu(
 /// what acceptance waits on, and how long the thread waited for ops.
 fn report_phases(r: &RunResult, before: &SequencerPhases, after: &SequencerPhases) {
     let wall = r.wall.as_secs_f64();
+    let share = |us: u64| {
+        let secs = us as f64 / 1e6;
+        format!("{secs:.1} s ({:.0}%)", secs / wall * 100.0)
+    };
     let phases = [
-        (
-            "signature checks",
-            after.verify_us.saturating_sub(before.verify_us),
-        ),
         (
             "execution",
             after.execute_us.saturating_sub(before.execute_us),
@@ -1222,8 +1222,7 @@ fn report_phases(r: &RunResult, before: &SequencerPhases, after: &SequencerPhase
     let busy: u64 = phases.iter().map(|(_, us)| us).sum();
     let mut line = String::from("  sequencer thread's wall time:");
     for (name, us) in phases {
-        let secs = us as f64 / 1e6;
-        line += &format!(" {name} {secs:.1} s ({:.0}%);", secs / wall * 100.0);
+        line += &format!(" {name} {};", share(us));
     }
     let idle = (wall - busy as f64 / 1e6).max(0.0);
     line += &format!(
@@ -1231,6 +1230,10 @@ fn report_phases(r: &RunResult, before: &SequencerPhases, after: &SequencerPhase
         idle / wall * 100.0
     );
     println!("{line}");
+    println!(
+        "  checking thread's wall time: signature checks {} (beside the sequencer thread)",
+        share(after.verify_us.saturating_sub(before.verify_us))
+    );
 }
 
 /// Waits for the mempool to drain, then reports the chain's progress and checks that every

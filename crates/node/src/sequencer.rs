@@ -6,12 +6,15 @@
 //!
 //! # How an op is accepted
 //!
-//! Commands are taken from the channel in groups. For each group, the L2 ops' signatures are
-//! checked in parallel, then every op runs through the open block in arrival order: refused
-//! ops get their typed error, accepted ones are executed against the soft state (or, when
-//! their nonce is ahead of the account's, parked until the gap is filled). The accepted ops
-//! of the group are then appended to the storage journal in one durable write (group commit),
-//! and only after that write returns are the senders told "accepted".
+//! Commands pass two threads, in arrival order. The first takes them from the channel in
+//! groups and checks the L2 ops' signatures in parallel, each against the key it carries
+//! (signatures do not depend on the state; which key must have signed does, and the executor
+//! decides that). It hands the group on and checks the next one while the sequencer thread
+//! runs the last: every op goes through the open block in arrival order, refused ops get
+//! their typed error, accepted ones are executed against the soft state (or, when their
+//! nonce is ahead of the account's, parked until the gap is filled). The accepted ops of the
+//! group are then appended to the storage journal in one durable write (group commit), and
+//! only after that write returns are the senders told "accepted".
 //!
 //! # Invariants
 //!
@@ -47,12 +50,13 @@
 use crate::NodeFatal;
 use crate::config::{FeeSchedule, SequencerConfig};
 use crate::witness::{JobShape, Task, WitnessStage};
-use causeway_primitives::{AccountId, Address, B256, Balance, Nonce, Op, OpKind, PackedPoint};
+use causeway_primitives::{
+    AccountId, Address, B256, Balance, Domain, Nonce, Op, OpKind, PackedPoint,
+};
 use causeway_prover::JobQueue;
 use causeway_rpc::api::NodeError;
 use causeway_stf::{
     BlockContext, Executor, MemoryState, OpError, SignatureCheck, SignerTables, WitnessMode,
-    verify_signatures_with,
 };
 use causeway_storage::{BlockRecord, Database, L1Context};
 use std::collections::{BTreeMap, HashMap};
@@ -78,6 +82,26 @@ pub enum Command {
     /// Priority ops confirmed on L1, in queue order.
     Priority(Vec<Op>),
     /// What the L1 watcher learned that changes what the next blocks accept.
+    L1Context {
+        token_count: u16,
+        auths: Vec<OnchainAuth>,
+    },
+    Query(Query),
+    Stop,
+}
+
+/// A [`Command`] on its way from the checking thread to the sequencer thread: an L2 op comes
+/// with the check of its signature against the key it carries.
+// Nearly every item is an op, so the small variants waste little; boxing would allocate once
+// per op.
+#[allow(clippy::large_enum_variant)]
+enum Checked {
+    Submit {
+        op: Op,
+        check: Result<(), OpError>,
+        reply: oneshot::Sender<Result<B256, NodeError>>,
+    },
+    Priority(Vec<Op>),
     L1Context {
         token_count: u16,
         auths: Vec<OnchainAuth>,
@@ -165,11 +189,12 @@ pub struct Progress {
     pub phases: PhaseTimes,
 }
 
-/// Microseconds the sequencer thread spent in each phase of its work, summed since it
+/// Microseconds the sequencer's threads spent in each phase of their work, summed since they
 /// started: what a benchmark compares with the wall time to see what acceptance waits on.
 #[derive(Debug, Default)]
 pub struct PhaseTimes {
-    /// Signature checks of each group (parallel, on rayon's global pool).
+    /// Signature checks of each group (parallel, on rayon's global pool), on the checking
+    /// thread: beside the sequencer thread's phases, not part of its time.
     pub verify_us: AtomicU64,
     /// Running each group's ops through the open block.
     pub execute_us: AtomicU64,
@@ -312,7 +337,6 @@ pub struct Sequencer {
     db: Database,
     cfg: SequencerConfig,
     witness: WitnessStage,
-    signers: SignerTables,
     mempool: Mempool,
     progress: Arc<Progress>,
     next_seq: u64,
@@ -369,7 +393,6 @@ impl Sequencer {
             db,
             cfg,
             witness,
-            signers: SignerTables::new(SIGNER_TABLES),
             mempool: Mempool::default(),
             progress,
             next_seq,
@@ -396,7 +419,16 @@ impl Sequencer {
     /// Runs until [`Command::Stop`] (or the channel closes) or a fatal error; then lets the
     /// witness stage write the jobs of the blocks committed so far.
     pub fn run(mut self, rx: Receiver<Command>) -> Result<(), NodeFatal> {
-        let outcome = self.run_blocks(&rx);
+        // One group may wait checked while the next is being checked.
+        let (tx, checked) = std::sync::mpsc::sync_channel(self.cfg.max_group);
+        let (domain, max_group, progress) =
+            (self.cfg.domain, self.cfg.max_group, self.progress.clone());
+        // Not joined: it ends after passing on Stop, or at its next command once this thread
+        // has gone (its send then fails).
+        std::thread::Builder::new()
+            .name("sigcheck".into())
+            .spawn(move || check_signatures(&rx, &tx, &domain, max_group, &progress))?;
+        let outcome = self.run_blocks(&checked);
         // A failed witness stage is the cause when both fail (the sequencer then only saw
         // that the stage stopped).
         match self.witness.finish() {
@@ -405,7 +437,7 @@ impl Sequencer {
         }
     }
 
-    fn run_blocks(&mut self, rx: &Receiver<Command>) -> Result<(), NodeFatal> {
+    fn run_blocks(&mut self, rx: &Receiver<Checked>) -> Result<(), NodeFatal> {
         let mut replay: std::collections::VecDeque<(u64, Op)> =
             self.db.journal().map_err(NodeFatal::storage)?.into();
         if !replay.is_empty() {
@@ -449,7 +481,7 @@ impl Sequencer {
     fn run_block(
         &mut self,
         ctx: &BlockContext,
-        rx: &Receiver<Command>,
+        rx: &Receiver<Checked>,
         replay: &mut std::collections::VecDeque<(u64, Op)>,
     ) -> Result<(Option<SealedBlock>, bool), NodeFatal> {
         // The state is borrowed for the whole block; the database is only written between
@@ -524,19 +556,6 @@ impl Sequencer {
                     Err(_) => break,
                 }
             }
-            // Signatures do not depend on the state: check the group's in parallel first.
-            let l2: Vec<Op> = group
-                .iter()
-                .filter_map(|c| match c {
-                    Command::Submit { op, .. } => Some(op.clone()),
-                    _ => None,
-                })
-                .collect();
-            let verifying = Instant::now();
-            let mut checks =
-                verify_signatures_with(&l2, &ctx.domain, st.db.state(), &mut self.signers)
-                    .into_iter();
-            PhaseTimes::add(&self.progress.phases.verify_us, verifying);
             let executing = Instant::now();
             let mut queries = Vec::new();
             let mut full = false;
@@ -546,41 +565,28 @@ impl Sequencer {
             // thus never judged against the old token list.
             let mut cut: Option<usize> = None;
             for cmd in group {
-                let incoming = match cmd {
-                    Command::Submit { op, reply } => match checks.next() {
-                        Some(Ok(())) => Incoming::L2 {
+                match cmd {
+                    Checked::Submit { op, check, reply } => match check {
+                        Ok(()) => self.carry.push_back(Incoming::L2 {
                             op,
                             sig: SignatureCheck::Valid,
                             reply,
-                        },
-                        Some(Err(e)) => {
+                        }),
+                        Err(e) => {
                             let _ = reply.send(Err(rejected(&e)));
-                            continue;
                         }
-                        None => unreachable!("one check per submitted op"),
                     },
-                    Command::Priority(ops) => {
-                        for op in ops {
-                            self.carry.push_back(Incoming::Priority(op));
-                        }
-                        continue;
+                    Checked::Priority(ops) => {
+                        self.carry.extend(ops.into_iter().map(Incoming::Priority));
                     }
-                    Command::L1Context { token_count, auths } => {
+                    Checked::L1Context { token_count, auths } => {
                         // The open block keeps its context; the next one gets this.
                         self.l1_updates.push((token_count, auths));
                         cut.get_or_insert(self.carry.len());
-                        continue;
                     }
-                    Command::Query(q) => {
-                        queries.push(q);
-                        continue;
-                    }
-                    Command::Stop => {
-                        stop = true;
-                        continue;
-                    }
-                };
-                self.carry.push_back(incoming);
+                    Checked::Query(q) => queries.push(q),
+                    Checked::Stop => stop = true,
+                }
             }
             // Everything queued (up to the cut) goes through the block in arrival order.
             let mut budget = cut.unwrap_or(usize::MAX);
@@ -1012,6 +1018,57 @@ impl<'s> BlockRun<'s> {
 }
 
 /// The context a block runs under: the configuration and what L1 said so far.
+/// The checking thread: takes commands from the handles in groups, checks the L2 ops'
+/// signatures in parallel (keeping tables for the keys that sign most), and passes every
+/// command on in arrival order. Group n+1 is checked while the sequencer thread runs group n.
+fn check_signatures(
+    rx: &Receiver<Command>,
+    tx: &SyncSender<Checked>,
+    domain: &Domain,
+    max_group: usize,
+    progress: &Progress,
+) {
+    let mut tables = SignerTables::new(SIGNER_TABLES);
+    while let Ok(first) = rx.recv() {
+        let mut group = vec![first];
+        while group.len() < max_group {
+            match rx.try_recv() {
+                Ok(cmd) => group.push(cmd),
+                Err(_) => break,
+            }
+        }
+        let ops: Vec<Op> = group
+            .iter()
+            .filter_map(|c| match c {
+                Command::Submit { op, .. } => Some(op.clone()),
+                _ => None,
+            })
+            .collect();
+        let checking = Instant::now();
+        let mut checks = tables.check(&ops, domain).into_iter();
+        PhaseTimes::add(&progress.phases.verify_us, checking);
+        for cmd in group {
+            let checked = match cmd {
+                Command::Submit { op, reply } => Checked::Submit {
+                    op,
+                    check: checks.next().expect("one check per submitted op"),
+                    reply,
+                },
+                Command::Priority(ops) => Checked::Priority(ops),
+                Command::L1Context { token_count, auths } => {
+                    Checked::L1Context { token_count, auths }
+                }
+                Command::Query(q) => Checked::Query(q),
+                Command::Stop => Checked::Stop,
+            };
+            let stop = matches!(checked, Checked::Stop);
+            if tx.send(checked).is_err() || stop {
+                return;
+            }
+        }
+    }
+}
+
 fn context(cfg: &SequencerConfig) -> BlockContext {
     BlockContext {
         domain: cfg.domain,

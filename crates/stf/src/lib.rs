@@ -32,7 +32,7 @@ pub use error::{BlockError, OpError};
 pub use executor::{BlockContext, Executor, Receipt, SignatureCheck, WitnessMode, apply_block};
 pub use replay::replay;
 pub use seal::Sealed;
-pub use signers::{SignerTables, verify_signatures, verify_signatures_with};
+pub use signers::{SignerTables, verify_signatures};
 pub use state::{
     AccountState, MemoryState, PubKey, StateDiff, StateView, build_state_nodes, fr_hex,
     recompute_root,

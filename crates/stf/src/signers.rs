@@ -1,30 +1,31 @@
 //! Checking the EdDSA signatures of many L2 ops at once.
 //!
-//! Owns [`verify_signatures`] (one block or group of ops, in parallel) and [`SignerTables`],
-//! the precomputed multiples of the keys that sign often, kept from one call to the next. A
-//! check is a fixed-base multiplication by the generator plus a variable-base one by the
-//! signer's key; with the key's table the second becomes a fixed-base one too, which halves
-//! the check (about 125 µs to 58 µs on the 2.6 GHz EPYC host). A table costs about three
-//! variable-base multiplications to build and 48 KiB to keep, so only keys that keep signing
-//! get one.
+//! Owns [`verify_signatures`] (one block of ops, in parallel, with the state at hand) and
+//! [`SignerTables`], which checks a stream of ops without the state and keeps precomputed
+//! multiples of the keys that sign often from one call to the next. A check is a fixed-base
+//! multiplication by the generator plus a variable-base one by the signer's key; with the
+//! key's table the second becomes a fixed-base one too, which halves the check (about 125 µs
+//! to 58 µs on the 2.6 GHz EPYC host). A table costs about three variable-base
+//! multiplications to build and 48 KiB to keep, so only keys that keep signing get one.
 //!
 //! Invariants:
 //! - the result never depends on the tables: a prepared key verifies exactly what
 //!   [`PublicKey::verify`](causeway_crypto::eddsa::PublicKey::verify) verifies, so tables only
 //!   change how fast an answer comes;
+//! - a signature is checked against the key it carries, never against the state: which key
+//!   must have signed is decided by the executor against the state at that op (a state view,
+//!   where given, only saves decoding a registered key);
 //! - the tables stay within their capacity (least recently used out first), and the use
-//!   counts within a bound, whatever keys the callers see;
-//! - the state view is a shortcut only (registered keys are already decoded); which key must
-//!   have signed is decided by the executor against the state at that op.
+//!   counts within a bound, whatever keys the callers see; only valid signatures count
+//!   towards a table, so forging costs the node no tables.
 
 use crate::error::OpError;
 use crate::state::{PubKey, StateView};
-use causeway_crypto::eddsa::{PreparedKey, verify_tx_signature, verify_tx_signature_by};
+use causeway_crypto::eddsa::{PreparedKey, PublicKey, verify_tx_signature, verify_tx_signature_by};
 use causeway_crypto::poseidon;
-use causeway_primitives::{AccountId, Domain, Op, PackedPoint, TxSignature};
+use causeway_primitives::{AccountId, Domain, Fr, Op, PackedPoint, TxSignature};
 use rayon::prelude::*;
 use std::collections::HashMap;
-use std::collections::hash_map::Entry;
 use std::sync::Arc;
 
 /// The sender and signature of an op signed with an L2 key.
@@ -36,9 +37,9 @@ pub(crate) fn signed(op: &Op) -> Option<(AccountId, &TxSignature)> {
     }
 }
 
-/// A key gets a table once it has signed this many ops (in one call, or over the calls
-/// [`SignerTables`] remembers): building one costs about three variable-base
-/// multiplications and saves one per signature.
+/// A key gets a table once it has signed this many ops (of one block in
+/// [`verify_signatures`], or validly over the calls [`SignerTables`] remembers): building one
+/// costs about three variable-base multiplications and saves one per signature.
 const PREPARE_THRESHOLD: u32 = 4;
 
 /// Keys whose signatures are counted, per table kept: past it the counts start over, so a
@@ -48,11 +49,11 @@ const COUNTED_PER_TABLE: usize = 16;
 /// Fewest keys counted, for small capacities.
 const MIN_COUNTED: usize = 4096;
 
-/// Precomputed tables of the registered keys that sign most, kept across calls.
+/// Precomputed tables of the keys that sign most, kept across calls of [`Self::check`].
 #[derive(Debug)]
 pub struct SignerTables {
     capacity: usize,
-    /// Signatures seen per registered key since the counts last started over.
+    /// Valid signatures seen per key without a table since the counts last started over.
     uses: HashMap<PackedPoint, u32>,
     /// The tables, and the call that last used each.
     tables: HashMap<PackedPoint, (Arc<PreparedKey>, u64)>,
@@ -60,8 +61,7 @@ pub struct SignerTables {
 }
 
 impl SignerTables {
-    /// Tables for at most `capacity` keys (48 KiB each) kept between calls; 0 keeps none, so
-    /// a key is prepared only when it signs several ops of one call.
+    /// Tables for at most `capacity` keys (48 KiB each) kept between calls; 0 keeps none.
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity,
@@ -78,6 +78,11 @@ impl SignerTables {
 
     pub fn is_empty(&self) -> bool {
         self.tables.is_empty()
+    }
+
+    /// Whether `key` has a table kept.
+    pub fn has(&self, key: &PackedPoint) -> bool {
+        self.tables.contains_key(key)
     }
 
     /// Keeps `table`, evicting the least recently used one when full.
@@ -122,19 +127,6 @@ pub fn verify_signatures<V: StateView>(
     domain: &Domain,
     view: &V,
 ) -> Vec<Result<(), OpError>> {
-    verify_signatures_with(ops, domain, view, &mut SignerTables::new(0))
-}
-
-/// [`verify_signatures`], with tables kept in `tables` from earlier calls: a sequencer checks
-/// each group of ops as it arrives, and its frequent signers are prepared once for all the
-/// groups.
-pub fn verify_signatures_with<V: StateView>(
-    ops: &[Op],
-    domain: &Domain,
-    view: &V,
-    tables: &mut SignerTables,
-) -> Vec<Result<(), OpError>> {
-    tables.calls += 1;
     // The sender's registered key, where the signature names it.
     let registered: Vec<Option<PubKey>> = ops
         .par_iter()
@@ -151,39 +143,18 @@ pub fn verify_signatures_with<V: StateView>(
             uses.entry(sig.pubkey).or_insert((0, *key)).0 += 1;
         }
     }
-    // This call's tables: the kept ones it uses, and new ones for keys past the threshold.
-    let mut prepared: HashMap<PackedPoint, Arc<PreparedKey>> = HashMap::new();
-    let mut to_build = Vec::new();
-    for (packed, (n, key)) in uses {
-        let seen = tables.count(packed, n);
-        match tables.tables.entry(packed) {
-            Entry::Occupied(mut kept) => {
-                kept.get_mut().1 = tables.calls;
-                prepared.insert(packed, kept.get().0.clone());
-            }
-            Entry::Vacant(_) if seen >= PREPARE_THRESHOLD => to_build.push((packed, key)),
-            Entry::Vacant(_) => {}
-        }
-    }
-    let built: Vec<(PackedPoint, Arc<PreparedKey>)> = to_build
+    let prepared: HashMap<PackedPoint, PreparedKey> = uses
         .into_par_iter()
-        .filter_map(|(packed, key)| Some((packed, Arc::new(key.to_public_key().prepare()?))))
+        .filter(|(_, (n, _))| *n >= PREPARE_THRESHOLD)
+        .filter_map(|(packed, (_, key))| Some((packed, key.to_public_key().prepare()?)))
         .collect();
-    for (packed, table) in built {
-        tables.keep(packed, table.clone());
-        prepared.insert(packed, table);
-    }
 
     ops.par_iter()
         .zip(registered)
         .map(|(op, key)| {
-            let fields = match op {
-                Op::Transfer(t) => t.signing_fields(domain),
-                Op::Withdraw(w) => w.signing_fields(domain),
-                _ => return Ok(()),
+            let Some((sig, msg)) = signed_message(op, domain) else {
+                return Ok(());
             };
-            let (_, sig) = signed(op).expect("transfers and withdrawals are signed");
-            let msg = poseidon::hash4(&fields);
             match (key, prepared.get(&sig.pubkey)) {
                 (Some(_), Some(table)) => table.verify_tx_signature(sig, msg),
                 (Some(key), None) => verify_tx_signature_by(sig, &key.to_public_key(), msg),
@@ -192,4 +163,74 @@ pub fn verify_signatures_with<V: StateView>(
             .map_err(OpError::from)
         })
         .collect()
+}
+
+/// The signature of a signed op and the field element it signs.
+fn signed_message<'a>(op: &'a Op, domain: &Domain) -> Option<(&'a TxSignature, Fr)> {
+    let fields = match op {
+        Op::Transfer(t) => t.signing_fields(domain),
+        Op::Withdraw(w) => w.signing_fields(domain),
+        _ => return None,
+    };
+    let (_, sig) = signed(op)?;
+    Some((sig, poseidon::hash4(&fields)))
+}
+
+impl SignerTables {
+    /// Checks the signatures of `ops` in parallel, as [`verify_signatures`] does but without
+    /// the state: each signature against the key it carries, with the kept table of that key
+    /// where there is one. Keys whose valid signatures reach the threshold over the calls get
+    /// a table for the calls after this one.
+    pub fn check(&mut self, ops: &[Op], domain: &Domain) -> Vec<Result<(), OpError>> {
+        self.calls += 1;
+        let calls = self.calls;
+        let mut kept: HashMap<PackedPoint, Arc<PreparedKey>> = HashMap::new();
+        for (_, sig) in ops.iter().filter_map(signed) {
+            if let Some((table, used)) = self.tables.get_mut(&sig.pubkey) {
+                *used = calls;
+                kept.insert(sig.pubkey, table.clone());
+            }
+        }
+        // Each answer, with the decoded key of a valid signature that had no table.
+        let answers: Vec<(Result<(), OpError>, Option<PublicKey>)> = ops
+            .par_iter()
+            .map(|op| {
+                let Some((sig, msg)) = signed_message(op, domain) else {
+                    return (Ok(()), None);
+                };
+                match kept.get(&sig.pubkey) {
+                    Some(table) => (
+                        table.verify_tx_signature(sig, msg).map_err(OpError::from),
+                        None,
+                    ),
+                    None => match verify_tx_signature(sig, msg) {
+                        Ok(key) => (Ok(()), Some(key)),
+                        Err(e) => (Err(OpError::from(e)), None),
+                    },
+                }
+            })
+            .collect();
+
+        let mut ready: HashMap<PackedPoint, PublicKey> = HashMap::new();
+        for (_, key) in &answers {
+            if let Some(key) = key {
+                let packed = key.to_packed();
+                if self.count(packed, 1) >= PREPARE_THRESHOLD {
+                    ready.insert(packed, *key);
+                }
+            }
+        }
+        if self.capacity == 0 {
+            ready.clear();
+        }
+        let built: Vec<(PackedPoint, PreparedKey)> = ready
+            .into_par_iter()
+            .filter_map(|(packed, key)| Some((packed, key.prepare()?)))
+            .collect();
+        for (packed, table) in built {
+            self.uses.remove(&packed);
+            self.keep(packed, Arc::new(table));
+        }
+        answers.into_iter().map(|(answer, _)| answer).collect()
+    }
 }

@@ -1,10 +1,10 @@
-//! Signature checks with tables kept across calls answer exactly as checks without them, and
-//! the tables stay within their capacity.
+//! Signature checks without the state, with tables kept across calls, answer exactly as the
+//! checks of a whole block with the state do, and the tables stay within their capacity.
 
 mod harness;
 
 use causeway_primitives::{Op, Transfer};
-use causeway_stf::{MemoryState, SignerTables, verify_signatures, verify_signatures_with};
+use causeway_stf::{MemoryState, SignerTables, verify_signatures};
 use harness::*;
 use proptest::prelude::*;
 
@@ -73,7 +73,7 @@ proptest! {
                 .iter()
                 .map(|&(sender, wire)| op(&users, sender, g as u32, wire))
                 .collect();
-            let kept: Vec<bool> = verify_signatures_with(&ops, &DOMAIN, &state, &mut tables)
+            let kept: Vec<bool> = tables.check(&ops, &DOMAIN)
                 .iter()
                 .map(Result::is_ok)
                 .collect();
@@ -94,15 +94,15 @@ fn a_key_that_keeps_signing_gets_a_table_and_the_least_recent_leaves() {
     // One op per call: user 1's fourth signature prepares its key.
     for nonce in 0..3 {
         let ops = [op(&users, 1, nonce, Wire::Valid)];
-        assert!(verify_signatures_with(&ops, &DOMAIN, &state, &mut tables)[0].is_ok());
+        assert!(tables.check(&ops, &DOMAIN)[0].is_ok());
         assert!(tables.is_empty(), "prepared after {} signatures", nonce + 1);
     }
     let ops = [op(&users, 1, 3, Wire::Valid)];
-    assert!(verify_signatures_with(&ops, &DOMAIN, &state, &mut tables)[0].is_ok());
+    assert!(tables.check(&ops, &DOMAIN)[0].is_ok());
     assert_eq!(tables.len(), 1);
     // Four signatures of user 2 in one call take the only place.
     let ops: Vec<Op> = (0..4).map(|n| op(&users, 2, n, Wire::Valid)).collect();
-    let answers = verify_signatures_with(&ops, &DOMAIN, &state, &mut tables);
+    let answers = tables.check(&ops, &DOMAIN);
     assert!(answers.iter().all(Result::is_ok));
     assert_eq!(tables.len(), 1);
     // A forged signature by the prepared key is still refused.
@@ -110,14 +110,28 @@ fn a_key_that_keeps_signing_gets_a_table_and_the_least_recent_leaves() {
         op(&users, 2, 4, Wire::BumpedS),
         op(&users, 2, 5, Wire::Valid),
     ];
-    let answers = verify_signatures_with(&ops, &DOMAIN, &state, &mut tables);
+    let answers = tables.check(&ops, &DOMAIN);
     assert!(answers[0].is_err() && answers[1].is_ok());
+    // Forged signatures never earn a key a table: user 3's key stays out.
+    for nonce in 0..6 {
+        let ops = [op(&users, 3, nonce, Wire::OtherMessage)];
+        assert!(tables.check(&ops, &DOMAIN)[0].is_err());
+    }
+    let ops = [op(&users, 2, 6, Wire::Valid)];
+    assert!(tables.check(&ops, &DOMAIN)[0].is_ok());
+    let ops = [op(&users, 3, 6, Wire::Valid)];
+    assert!(tables.check(&ops, &DOMAIN)[0].is_ok());
+    assert_eq!(tables.len(), 1);
+    assert!(
+        tables.has(&users[2].l2.public_key().to_packed()),
+        "user 2 keeps the only table"
+    );
 
     // Without room, nothing is kept.
     let mut none = SignerTables::new(0);
     for nonce in 0..6 {
         let ops = [op(&users, 3, nonce, Wire::Valid)];
-        assert!(verify_signatures_with(&ops, &DOMAIN, &state, &mut none)[0].is_ok());
+        assert!(none.check(&ops, &DOMAIN)[0].is_ok());
     }
     assert!(none.is_empty());
 }
