@@ -89,7 +89,7 @@ proptest! {
 
 #[test]
 fn a_key_that_keeps_signing_gets_a_table_and_the_least_recent_leaves() {
-    let (state, users) = world(3, 1_000_000);
+    let (_, users) = world(3, 1_000_000);
     let mut tables = SignerTables::new(1);
     // One op per call: user 1's fourth signature prepares its key.
     for nonce in 0..3 {
