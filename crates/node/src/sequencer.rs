@@ -193,8 +193,8 @@ pub struct Progress {
 /// started: what a benchmark compares with the wall time to see what acceptance waits on.
 #[derive(Debug, Default)]
 pub struct PhaseTimes {
-    /// Signature checks of each group (parallel, on rayon's global pool), on the checking
-    /// thread: beside the sequencer thread's phases, not part of its time.
+    /// Signature checks of each group (parallel, on the checking stage's own pool), on the
+    /// checking thread: beside the sequencer thread's phases, not part of its time.
     pub verify_us: AtomicU64,
     /// Running each group's ops through the open block.
     pub execute_us: AtomicU64,
@@ -423,11 +423,18 @@ impl Sequencer {
         let (tx, checked) = std::sync::mpsc::sync_channel(self.cfg.max_group);
         let (domain, max_group, progress) =
             (self.cfg.domain, self.cfg.max_group, self.progress.clone());
+        // Its own pool: on rayon's global one, which sealing uses, a group's checks would wait
+        // for a block's hashing to finish (and the reverse), and the two stages would take
+        // turns instead of overlapping.
+        let pool = rayon::ThreadPoolBuilder::new()
+            .thread_name(|i| format!("sigcheck-{i}"))
+            .build()
+            .map_err(|e| NodeFatal::Io(std::io::Error::other(e)))?;
         // Not joined: it ends after passing on Stop, or at its next command once this thread
         // has gone (its send then fails).
         std::thread::Builder::new()
             .name("sigcheck".into())
-            .spawn(move || check_signatures(&rx, &tx, &domain, max_group, &progress))?;
+            .spawn(move || check_signatures(&rx, &tx, &pool, &domain, max_group, &progress))?;
         let outcome = self.run_blocks(&checked);
         // A failed witness stage is the cause when both fail (the sequencer then only saw
         // that the stage stopped).
@@ -1024,6 +1031,7 @@ impl<'s> BlockRun<'s> {
 fn check_signatures(
     rx: &Receiver<Command>,
     tx: &SyncSender<Checked>,
+    pool: &rayon::ThreadPool,
     domain: &Domain,
     max_group: usize,
     progress: &Progress,
@@ -1045,7 +1053,7 @@ fn check_signatures(
             })
             .collect();
         let checking = Instant::now();
-        let mut checks = tables.check(&ops, domain).into_iter();
+        let mut checks = pool.install(|| tables.check(&ops, domain)).into_iter();
         PhaseTimes::add(&progress.phases.verify_us, checking);
         for cmd in group {
             let checked = match cmd {

@@ -369,12 +369,12 @@ pub struct ChainStatus {
     pub sequencer: SequencerPhases,
 }
 
-/// Microseconds the sequencer thread spent per phase since the node started; the rest of its
-/// wall time it waited for ops.
+/// Microseconds the sequencer thread spent per phase since the node started (the rest of its
+/// wall time it waited for ops), and the checking thread beside it.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SequencerPhases {
-    /// Signature checks.
+    /// Signature checks, on the checking thread (not part of the sequencer thread's time).
     pub verify_us: u64,
     /// Running ops through the open block.
     pub execute_us: u64,
