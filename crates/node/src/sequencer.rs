@@ -563,6 +563,9 @@ impl Sequencer {
                     Err(_) => break,
                 }
             }
+            // A witness stage that stopped is fatal now, not at the next block, which an idle
+            // chain may not make for a long time (invariant 4).
+            self.witness.check()?;
             let executing = Instant::now();
             let mut queries = Vec::new();
             let mut full = false;

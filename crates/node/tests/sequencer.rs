@@ -704,6 +704,28 @@ fn restart_with_blocks_sealed_during_the_run_replays_to_the_same_soft_state() {
     restart_property(&[3, 4, 6], 16);
 }
 
+/// A witness stage that fails while no block is being made stops the sequencer at once, not
+/// when the next block is sealed: a node whose blocks get no prover jobs must not go on
+/// acknowledging ops as if they would reach L1.
+#[test]
+fn a_witness_stage_that_fails_stops_an_idle_sequencer() {
+    let dir = setup_dir(2, 1_000_000);
+    let node = Node::open(
+        dir.path(),
+        config(BATCH_SHAPE, Duration::from_millis(50), 2),
+    );
+    // The block sealed below gets no job: its directory is gone.
+    std::fs::remove_dir_all(dir.path().join("prover")).expect("remove the job queue");
+    let first = node.latest_block();
+    assert!(node.submit(transfer(1, addr(2), 1_000, 1)).is_ok());
+    poll_until("the block", || node.latest_block() == first + 1);
+    poll_until("the sequencer to stop", || {
+        node.thread.as_ref().is_some_and(JoinHandle::is_finished)
+    });
+    let end = node.stop();
+    assert!(end.is_err(), "stopped with {end:?}");
+}
+
 // 5. Priority ops.
 
 #[test]
