@@ -1027,7 +1027,6 @@ impl<'s> BlockRun<'s> {
     }
 }
 
-/// The context a block runs under: the configuration and what L1 said so far.
 /// The checking thread: takes commands from the handles in groups, checks the L2 ops'
 /// signatures in parallel (keeping tables for the keys that sign most), and passes every
 /// command on in arrival order. Group n+1 is checked while the sequencer thread runs group n.
@@ -1080,6 +1079,7 @@ fn check_signatures(
     }
 }
 
+/// The context a block runs under: the configuration and what L1 said so far.
 fn context(cfg: &SequencerConfig) -> BlockContext {
     BlockContext {
         domain: cfg.domain,

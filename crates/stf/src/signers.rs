@@ -191,8 +191,8 @@ impl SignerTables {
                 kept.insert(sig.pubkey, table.clone());
             }
         }
-        // Each answer, with the decoded key of a valid signature that had no table.
-        let answers: Vec<(Result<(), OpError>, Option<PublicKey>)> = ops
+        // Each answer, with the wire and decoded key of a valid signature that had no table.
+        let answers: Vec<_> = ops
             .par_iter()
             .map(|op| {
                 let Some((sig, msg)) = signed_message(op, domain) else {
@@ -204,7 +204,7 @@ impl SignerTables {
                         None,
                     ),
                     None => match verify_tx_signature(sig, msg) {
-                        Ok(key) => (Ok(()), Some(key)),
+                        Ok(key) => (Ok(()), Some((sig.pubkey, key))),
                         Err(e) => (Err(OpError::from(e)), None),
                     },
                 }
@@ -212,16 +212,12 @@ impl SignerTables {
             .collect();
 
         let mut ready: HashMap<PackedPoint, PublicKey> = HashMap::new();
-        for (_, key) in &answers {
-            if let Some(key) = key {
-                let packed = key.to_packed();
-                if self.count(packed, 1) >= PREPARE_THRESHOLD {
-                    ready.insert(packed, *key);
+        if self.capacity > 0 {
+            for (packed, key) in answers.iter().filter_map(|(_, key)| key.as_ref()) {
+                if self.count(*packed, 1) >= PREPARE_THRESHOLD {
+                    ready.insert(*packed, *key);
                 }
             }
-        }
-        if self.capacity == 0 {
-            ready.clear();
         }
         let built: Vec<(PackedPoint, PreparedKey)> = ready
             .into_par_iter()
