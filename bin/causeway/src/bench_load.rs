@@ -1213,11 +1213,6 @@ fn report_phases(r: &RunResult, before: &SequencerPhases, after: &SequencerPhase
             "journal writes",
             after.flush_us.saturating_sub(before.flush_us),
         ),
-        ("sealing", after.seal_us.saturating_sub(before.seal_us)),
-        (
-            "block commits",
-            after.commit_us.saturating_sub(before.commit_us),
-        ),
     ];
     let busy: u64 = phases.iter().map(|(_, us)| us).sum();
     let mut line = String::from("  sequencer thread's wall time:");
@@ -1233,6 +1228,11 @@ fn report_phases(r: &RunResult, before: &SequencerPhases, after: &SequencerPhase
     println!(
         "  checking thread's wall time: signature checks {} (beside the sequencer thread)",
         share(after.verify_us.saturating_sub(before.verify_us))
+    );
+    println!(
+        "  committing thread's wall time: sealing {}; block writes {} (beside the sequencer thread)",
+        share(after.seal_us.saturating_sub(before.seal_us)),
+        share(after.commit_us.saturating_sub(before.commit_us)),
     );
 }
 

@@ -2,7 +2,8 @@
 //!
 //! One thread owns the [`Database`] and an open block (an stf [`Executor`] over the committed
 //! state). Everything that reads or changes the L2 state goes through its command channel, so
-//! there is exactly one order of events and no lock.
+//! there is exactly one order of events and no lock; the only other writer is the committing
+//! thread, which writes the closed block before the open one (see below).
 //!
 //! # How an op is accepted
 //!
@@ -15,6 +16,20 @@
 //! nonce is ahead of the account's, parked until the gap is filled). The accepted ops of the
 //! group are then appended to the storage journal in one durable write (group commit), and
 //! only after that write returns are the senders told "accepted".
+//!
+//! # How a block is sealed
+//!
+//! A full or aged block is closed (fees credited, its changes held as values: an stf
+//! [`Closed`]) and the next block opens at once over it ([`Executor::after`]). A scoped
+//! committing thread seals the closed block (tree hashing) over the committed state and
+//! writes it ([`Database::write_block_consuming`]) while the sequencer thread goes on
+//! accepting ops; acceptance no longer stops for a block's seal and write. Once the write
+//! returns, the open block is paused between two command groups, the written block is applied
+//! to the in-memory state ([`Database::apply_written`]) and handed to the witness stage, and
+//! the open block resumes over the new state ([`Executor::resume`]). At most one block is in
+//! flight: if the open block closes before the one before it is written, the sequencer waits
+//! for that write. Until a block is applied, queries see its ops as pending
+//! ([`Soft::sealing`]) and the soft state includes them.
 //!
 //! # Invariants
 //!
@@ -56,9 +71,10 @@ use causeway_primitives::{
 use causeway_prover::JobQueue;
 use causeway_rpc::api::NodeError;
 use causeway_stf::{
-    BlockContext, Executor, MemoryState, OpError, SignatureCheck, SignerTables, WitnessMode,
+    BlockContext, Closed, Executor, MemoryState, OpError, Paused, SignatureCheck, SignerTables,
+    WitnessMode,
 };
-use causeway_storage::{BlockRecord, Database, L1Context};
+use causeway_storage::{BlockRecord, Database, L1Context, Written};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -115,8 +131,11 @@ pub struct Soft<'a> {
     pub exec: &'a Executor<'a, MemoryState>,
     pub db: &'a Database,
     pub mempool: &'a Mempool,
+    /// The ops of the block before the open one while it is being sealed and written, with
+    /// their journal sequence numbers: accepted, in no committed block yet.
+    pub sealing: &'a [(u64, Op)],
     pub token_count: u16,
-    /// The number the open block will get when sealed.
+    /// The number the open block will get.
     pub next_block: u64,
 }
 
@@ -131,12 +150,13 @@ impl Soft<'_> {
         Some(nonce)
     }
 
-    /// The journaled op with this hash that is not in a sealed block yet.
+    /// The journaled op with this hash that is not in a committed block yet.
     pub fn pending_op(&self, hash: &B256) -> Option<&Op> {
         let seq = self.mempool.hashes.get(hash)?;
         self.mempool
             .open
             .iter()
+            .chain(self.sealing)
             .find(|(s, _)| s == seq)
             .map(|(_, op)| op)
             .or_else(|| {
@@ -160,7 +180,8 @@ pub struct Parked {
 pub struct Mempool {
     /// The open block's ops in execution order, with their journal sequence numbers.
     pub open: Vec<(u64, Op)>,
-    /// Every journaled op not yet sealed (open or parked), by hash.
+    /// Every journaled op not in a committed block yet (open, parked, or in the block being
+    /// written), by hash.
     pub hashes: HashMap<B256, u64>,
     pub parked: BTreeMap<(AccountId, Nonce), Parked>,
     parked_by_account: HashMap<AccountId, usize>,
@@ -200,9 +221,9 @@ pub struct PhaseTimes {
     pub execute_us: AtomicU64,
     /// Each group's durable journal write, then the acknowledgments.
     pub flush_us: AtomicU64,
-    /// Sealing blocks: fees, balance trees, the account tree.
+    /// Sealing closed blocks (balance trees, the account tree), on the committing thread.
     pub seal_us: AtomicU64,
-    /// Committing sealed blocks to the database.
+    /// Writing sealed blocks to the database, on the committing thread.
     pub commit_us: AtomicU64,
 }
 
@@ -321,11 +342,45 @@ struct OpenBlock<'a> {
     full: bool,
 }
 
-/// A sealed block, ready to be committed.
-struct SealedBlock {
-    record: BlockRecord,
-    diff: causeway_stf::StateDiff,
-    consumed: Vec<u64>,
+/// How a block run ended.
+enum BlockEnd {
+    /// The block closed (`None` if it had no ops).
+    Closed(Option<ClosedBlock>),
+    /// The block before it was written: the open block steps off so that it can be applied,
+    /// then goes on over the new state.
+    Paused(PausedBlock),
+}
+
+/// An open block between two runs of it.
+struct PausedBlock {
+    paused: Paused,
+    ctx: BlockContext,
+    chunks: usize,
+    first_op: Option<Instant>,
+    full: bool,
+}
+
+impl OpenBlock<'_> {
+    fn pause(self, ctx: &BlockContext) -> PausedBlock {
+        PausedBlock {
+            paused: self.exec.pause(),
+            ctx: ctx.clone(),
+            chunks: self.chunks,
+            first_op: self.first_op,
+            full: self.full,
+        }
+    }
+}
+
+/// A closed block: executed, fees credited, waiting to be sealed and written. The committing
+/// thread seals and writes it while the next block runs after it.
+struct ClosedBlock {
+    number: u64,
+    timestamp: u64,
+    ctx: BlockContext,
+    closed: Closed,
+    /// Its ops with their journal sequence numbers, in execution order.
+    entries: Vec<(u64, Op)>,
 }
 
 /// Keys whose precomputed tables the signature checks keep (48 KiB each, 48 MiB in all): the
@@ -337,8 +392,14 @@ pub struct Sequencer {
     db: Database,
     cfg: SequencerConfig,
     witness: WitnessStage,
-    mempool: Mempool,
     progress: Arc<Progress>,
+    intake: Intake,
+}
+
+/// What the sequencer thread changes while it fills a block (the database and the
+/// configuration are only read then).
+struct Intake {
+    mempool: Mempool,
     next_seq: u64,
     /// The next priority op to execute; earlier ids are in blocks or the journal already.
     next_priority: u64,
@@ -351,6 +412,10 @@ pub struct Sequencer {
     /// L1 context learned during a block, applied from the next block on.
     l1_updates: Vec<(u16, Vec<OnchainAuth>)>,
 }
+
+/// The committing thread's work on the closed block before the open one: its seal and its
+/// database write.
+type Committing<'scope> = std::thread::ScopedJoinHandle<'scope, Result<Written, NodeFatal>>;
 
 impl Sequencer {
     /// Opens the sequencer over `db`, discarding prover jobs of blocks that were never
@@ -387,21 +452,22 @@ impl Sequencer {
             progress.clone(),
             cfg.background,
         )?;
-        let next_seq = db.journal_next();
-        let next_priority = db.next_priority_op();
-        Ok(Self {
-            db,
-            cfg,
-            witness,
+        let intake = Intake {
             mempool: Mempool::default(),
-            progress,
-            next_seq,
-            next_priority,
+            next_seq: db.journal_next(),
+            next_priority: db.next_priority_op(),
             carry: Default::default(),
             batch: Vec::new(),
             replies: Vec::new(),
             dropped: Vec::new(),
             l1_updates: Vec::new(),
+        };
+        Ok(Self {
+            db,
+            cfg,
+            witness,
+            progress,
+            intake,
         })
     }
 
@@ -413,7 +479,7 @@ impl Sequencer {
             .iter()
             .filter_map(|(_, op)| priority_id(op))
             .map(|id| id + 1)
-            .fold(self.next_priority, u64::max))
+            .fold(self.intake.next_priority, u64::max))
     }
 
     /// Runs until [`Command::Stop`] (or the channel closes) or a fatal error; then lets the
@@ -444,21 +510,71 @@ impl Sequencer {
         }
     }
 
+    /// Fills blocks one after the other. Block n is sealed and written on a committing
+    /// thread while block n+1 runs over the state block n left (an stf [`Closed`] block
+    /// layered over the committed state); block n is applied to the in-memory state once
+    /// block n+1 closes, or as soon as it is written when no op waits.
     fn run_blocks(&mut self, rx: &Receiver<Checked>) -> Result<(), NodeFatal> {
         let mut replay: std::collections::VecDeque<(u64, Op)> =
             self.db.journal().map_err(NodeFatal::storage)?.into();
         if !replay.is_empty() {
             tracing::info!(ops = replay.len(), "replaying the mempool journal");
         }
+        let mut closed: Option<ClosedBlock> = None;
+        let mut paused: Option<PausedBlock> = None;
         loop {
             self.witness.check()?;
-            self.apply_l1_updates()?;
-            let ctx = context(&self.cfg);
-            let (block, stop) = self.run_block(&ctx, rx, &mut replay)?;
-            if let Some(block) = block {
-                self.commit(block, ctx)?;
+            // A paused block goes on under the context it started with (it was paused, not
+            // closed, so no L1 context arrived meanwhile).
+            let ctx = match &paused {
+                Some(p) => p.ctx.clone(),
+                None => {
+                    self.apply_l1_updates()?;
+                    context(&self.cfg)
+                }
+            };
+            let prior = closed.take();
+            let Self {
+                db,
+                cfg,
+                witness,
+                progress,
+                intake,
+            } = self;
+            let (run, written) = std::thread::scope(|s| {
+                let committing = prior
+                    .as_ref()
+                    .map(|block| {
+                        std::thread::Builder::new()
+                            .name("committing".into())
+                            .spawn_scoped(s, || seal_and_write(db, block, &progress.phases))
+                    })
+                    .transpose()?;
+                let env = Env {
+                    db,
+                    cfg,
+                    progress,
+                    prior: prior.as_ref(),
+                    committing: committing.as_ref(),
+                };
+                let run = intake.run_block(&env, witness, &ctx, rx, &mut replay, paused.take());
+                let written =
+                    committing.map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)));
+                Ok::<_, NodeFatal>((run, written))
+            })?;
+            if let (Some(block), Some(written)) = (prior, written) {
+                self.apply(block, written?)?;
+            }
+            let (end, stop) = run?;
+            match end {
+                BlockEnd::Closed(block) => closed = block,
+                BlockEnd::Paused(block) => paused = Some(block),
             }
             if stop {
+                if let Some(block) = closed.take() {
+                    let written = seal_and_write(&self.db, &block, &self.progress.phases)?;
+                    self.apply(block, written)?;
+                }
                 return Ok(());
             }
         }
@@ -468,7 +584,7 @@ impl Sequencer {
     /// (invariant 6).
     fn apply_l1_updates(&mut self) -> Result<(), NodeFatal> {
         let before = (self.cfg.token_count, self.cfg.auths.len());
-        for (token_count, auths) in std::mem::take(&mut self.l1_updates) {
+        for (token_count, auths) in std::mem::take(&mut self.intake.l1_updates) {
             self.cfg.token_count = self.cfg.token_count.max(token_count);
             self.cfg.auths.extend(auths);
         }
@@ -483,27 +599,82 @@ impl Sequencer {
         Ok(())
     }
 
-    /// Fills one block until it must be sealed; returns it (if it has ops) and whether to
-    /// stop.
+    /// Applies a written block to the in-memory state, then hands it to the witness stage.
+    fn apply(&mut self, block: ClosedBlock, written: Written) -> Result<(), NodeFatal> {
+        let new_root = written.diff().new_root;
+        self.db.apply_written(written).map_err(NodeFatal::storage)?;
+        let ClosedBlock {
+            number,
+            ctx,
+            entries,
+            ..
+        } = block;
+        let (consumed, ops): (std::collections::HashSet<u64>, Vec<Op>) =
+            entries.into_iter().unzip();
+        let count = ops.len();
+        self.witness.send(Task {
+            number,
+            ctx,
+            ops,
+            new_root,
+        })?;
+        let mempool = &mut self.intake.mempool;
+        mempool.hashes.retain(|_, s| !consumed.contains(s));
+        self.progress.latest_block.store(number, Ordering::Relaxed);
+        self.progress
+            .mempool
+            .store(mempool.len() as u64, Ordering::Relaxed);
+        tracing::info!(
+            block = number,
+            ops = count,
+            root = %causeway_l1::batch::root_word(&new_root),
+            "sealed"
+        );
+        Ok(())
+    }
+}
+
+impl Intake {
+    /// Fills one block until it must be closed; returns it (if it has ops) and whether to
+    /// stop. Returns early, with no block, when the block before it is written and nothing
+    /// has run in this one yet, so that it is applied without waiting for an op.
     fn run_block(
         &mut self,
+        env: &Env<'_, '_>,
+        witness: &mut WitnessStage,
         ctx: &BlockContext,
         rx: &Receiver<Checked>,
         replay: &mut std::collections::VecDeque<(u64, Op)>,
-    ) -> Result<(Option<SealedBlock>, bool), NodeFatal> {
-        // The state is borrowed for the whole block; the database is only written between
-        // blocks (journal appends go through `&self`).
-        let db: &Database = &self.db;
-        let mut open = OpenBlock {
-            exec: Executor::new(db.state(), ctx, WitnessMode::Skip),
-            chunks: 0,
-            first_op: None,
-            full: false,
+        resumed: Option<PausedBlock>,
+    ) -> Result<(BlockEnd, bool), NodeFatal> {
+        // The state is borrowed for the whole block; the database is only written through
+        // `&self` meanwhile (journal appends here, the block before on the committing thread).
+        let db: &Database = env.db;
+        let resuming = resumed.is_some();
+        let mut open = match resumed {
+            Some(paused) => OpenBlock {
+                exec: Executor::resume(db.state(), paused.paused, ctx)
+                    .map_err(|e| NodeFatal::Seal(e.to_string()))?,
+                chunks: paused.chunks,
+                first_op: paused.first_op,
+                full: paused.full,
+            },
+            None => OpenBlock {
+                exec: match env.prior {
+                    Some(prior) => Executor::after(db.state(), &prior.closed, ctx)
+                        .map_err(|e| NodeFatal::Seal(e.to_string()))?,
+                    None => Executor::new(db.state(), ctx, WitnessMode::Skip),
+                },
+                chunks: 0,
+                first_op: None,
+                full: false,
+            },
         };
         let mut st = BlockRun {
-            cfg: &self.cfg,
-            phases: &self.progress.phases,
+            cfg: env.cfg,
             db,
+            ctx,
+            next_block: env.next_block(),
             mempool: &mut self.mempool,
             next_seq: &mut self.next_seq,
             next_priority: &mut self.next_priority,
@@ -512,45 +683,53 @@ impl Sequencer {
             dropped: &mut self.dropped,
         };
 
-        // 1. The journal: ops acknowledged before a restart, in acceptance order.
-        while let Some((seq, op)) = replay.pop_front() {
-            match st.replay(&mut open, seq, op)? {
-                None => {}
-                Some(op) => {
-                    replay.push_front((seq, op));
-                    return st.seal(open).map(|b| (b, false));
+        // A resumed block went through these when it opened, and was paused only between
+        // command groups (the journal replayed, nothing carried, no parked op due).
+        if !resuming {
+            // 1. The journal: ops acknowledged before a restart, in acceptance order.
+            while let Some((seq, op)) = replay.pop_front() {
+                match st.replay(&mut open, seq, op)? {
+                    None => {}
+                    Some(op) => {
+                        replay.push_front((seq, op));
+                        return st.close(open).map(|b| (BlockEnd::Closed(b), false));
+                    }
                 }
             }
-        }
-        // 2. Parked ops whose turn came (one that did not fit sealed the last block), and
-        //    what did not fit the last block.
-        if st.unpark(&mut open) {
-            st.flush()?;
-            return st.seal(open).map(|b| (b, false));
-        }
-        while let Some(incoming) = self.carry.pop_front() {
-            if let Offer::Full(back) = st.offer(&mut open, incoming) {
-                self.carry.push_front(*back);
+            // 2. Parked ops whose turn came (one that did not fit sealed the last block), and
+            //    what did not fit the last block.
+            if st.unpark(&mut open) {
                 st.flush()?;
-                return st.seal(open).map(|b| (b, false));
+                return st.close(open).map(|b| (BlockEnd::Closed(b), false));
             }
-        }
-        st.flush()?;
-        // A block these filled exactly seals now, as one a command group fills does: a
-        // reader must never see a full block waiting for the next command to arrive (the
-        // same ops would otherwise show as sealed or still open depending on where a
-        // restart cut the block run).
-        if open.chunks >= st.cfg.shape.chunks {
-            return st.seal(open).map(|b| (b, false));
+            while let Some(incoming) = self.carry.pop_front() {
+                if let Offer::Full(back) = st.offer(&mut open, incoming) {
+                    self.carry.push_front(*back);
+                    st.flush()?;
+                    return st.close(open).map(|b| (BlockEnd::Closed(b), false));
+                }
+            }
+            st.flush()?;
+            // A block these filled exactly seals now, as one a command group fills does: a
+            // reader must never see a full block waiting for the next command to arrive (the
+            // same ops would otherwise show as sealed or still open depending on where a
+            // restart cut the block run).
+            if open.chunks >= st.cfg.shape.chunks {
+                return st.close(open).map(|b| (BlockEnd::Closed(b), false));
+            }
         }
 
         // 3. New commands, a group at a time.
         let mut stop = false;
         loop {
-            let wait = match open.first_op {
+            let mut wait = match open.first_op {
                 Some(t) => st.cfg.block_time.saturating_sub(t.elapsed()),
                 None => Duration::from_millis(100),
             };
+            if env.committing.is_some() {
+                // The block before is being written: look again soon to apply it.
+                wait = wait.min(Duration::from_millis(2));
+            }
             let mut group = Vec::new();
             match rx.recv_timeout(wait) {
                 Ok(cmd) => group.push(cmd),
@@ -565,7 +744,7 @@ impl Sequencer {
             }
             // A witness stage that stopped is fatal now, not at the next block, which an idle
             // chain may not make for a long time (invariant 4).
-            self.witness.check()?;
+            witness.check()?;
             let executing = Instant::now();
             let mut queries = Vec::new();
             let mut full = false;
@@ -610,23 +789,24 @@ impl Sequencer {
                     full = true;
                 }
             }
-            PhaseTimes::add(&self.progress.phases.execute_us, executing);
+            PhaseTimes::add(&env.progress.phases.execute_us, executing);
             let flushing = Instant::now();
             st.flush()?;
-            PhaseTimes::add(&self.progress.phases.flush_us, flushing);
+            PhaseTimes::add(&env.progress.phases.flush_us, flushing);
             if !queries.is_empty() {
                 let soft = Soft {
                     exec: &open.exec,
                     db: st.db,
                     mempool: st.mempool,
+                    sealing: env.prior.map_or(&[][..], |p| &p.entries),
                     token_count: ctx.token_count,
-                    next_block: st.db.latest_block().unwrap_or(0) + 1,
+                    next_block: st.next_block,
                 };
                 for q in queries {
                     q(&soft);
                 }
             }
-            st.progress_mempool(&self.progress);
+            st.progress_mempool(env.progress);
             let aged = open
                 .first_op
                 .is_some_and(|t| t.elapsed() >= st.cfg.block_time);
@@ -637,56 +817,78 @@ impl Sequencer {
                 || open.chunks >= st.cfg.shape.chunks
                 || (stop && open.first_op.is_some())
             {
-                return st.seal(open).map(|b| (b, stop));
+                return st.close(open).map(|b| (BlockEnd::Closed(b), stop));
             }
             if stop {
-                return Ok((None, true));
+                return Ok((BlockEnd::Closed(None), true));
+            }
+            if env.prior_written() {
+                return Ok((BlockEnd::Paused(open.pause(ctx)), false));
             }
         }
     }
+}
 
-    /// Commits the block with its journal entries, then hands it to the witness stage.
-    fn commit(&mut self, block: SealedBlock, ctx: BlockContext) -> Result<(), NodeFatal> {
-        let SealedBlock {
-            record,
-            diff,
-            consumed,
-        } = block;
-        let committing = Instant::now();
-        self.db
-            .commit_block_consuming(&record, &diff, &consumed)
-            .map_err(NodeFatal::storage)?;
-        PhaseTimes::add(&self.progress.phases.commit_us, committing);
-        let (number, ops, new_root) = (record.number, record.ops.len(), record.new_root);
-        self.witness.send(Task {
-            number,
-            ctx,
-            ops: record.ops,
-            new_root,
-        })?;
-        // One pass over the index, not one per consumed op.
-        let consumed: std::collections::HashSet<u64> = consumed.into_iter().collect();
-        self.mempool.hashes.retain(|_, s| !consumed.contains(s));
-        self.mempool.open.clear();
-        self.progress.latest_block.store(number, Ordering::Relaxed);
-        self.progress
-            .mempool
-            .store(self.mempool.len() as u64, Ordering::Relaxed);
-        tracing::info!(
-            block = number,
-            ops,
-            root = %causeway_l1::batch::root_word(&new_root),
-            "sealed"
-        );
-        Ok(())
+/// What a block run reads: the database, the configuration, and the closed block it runs
+/// after, if that one is still being committed.
+struct Env<'e, 'scope> {
+    db: &'e Database,
+    cfg: &'e SequencerConfig,
+    progress: &'e Progress,
+    prior: Option<&'e ClosedBlock>,
+    committing: Option<&'e Committing<'scope>>,
+}
+
+impl Env<'_, '_> {
+    /// The number the open block gets.
+    fn next_block(&self) -> u64 {
+        self.db.latest_block().unwrap_or(0) + 1 + u64::from(self.prior.is_some())
     }
+
+    /// Whether the closed block before the open one is written and waits to be applied.
+    fn prior_written(&self) -> bool {
+        self.committing.is_some_and(|h| h.is_finished())
+    }
+}
+
+/// Seals a closed block over the committed state and writes it: the committing thread's work.
+fn seal_and_write(
+    db: &Database,
+    block: &ClosedBlock,
+    phases: &PhaseTimes,
+) -> Result<Written, NodeFatal> {
+    let sealing = Instant::now();
+    let diff = block
+        .closed
+        .commitment(db.state())
+        .map_err(|e| NodeFatal::Seal(e.to_string()))?;
+    PhaseTimes::add(&phases.seal_us, sealing);
+    let committing = Instant::now();
+    let (consumed, ops): (Vec<u64>, Vec<Op>) = block.entries.iter().cloned().unzip();
+    let record = BlockRecord {
+        number: block.number,
+        timestamp: block.timestamp,
+        fee_account: block.ctx.fee_account,
+        old_root: diff.old_root,
+        new_root: diff.new_root,
+        account_count: diff.account_count,
+        ops,
+        pubdata: block.closed.pubdata(),
+    };
+    let written = db
+        .write_block_consuming(&record, diff, &consumed)
+        .map_err(NodeFatal::storage)?;
+    PhaseTimes::add(&phases.commit_us, committing);
+    Ok(written)
 }
 
 /// The sequencer's fields one block's run works with (the state is borrowed from `db`).
 struct BlockRun<'s> {
     cfg: &'s SequencerConfig,
-    phases: &'s PhaseTimes,
     db: &'s Database,
+    ctx: &'s BlockContext,
+    /// The number the open block gets.
+    next_block: u64,
     mempool: &'s mut Mempool,
     next_seq: &'s mut u64,
     next_priority: &'s mut u64,
@@ -993,36 +1195,24 @@ impl<'s> BlockRun<'s> {
             .store(self.mempool.len() as u64, Ordering::Relaxed);
     }
 
-    /// Seals the open block (if it ran anything).
-    fn seal(&mut self, open: OpenBlock<'s>) -> Result<Option<SealedBlock>, NodeFatal> {
+    /// Closes the open block (if it ran anything).
+    fn close(&mut self, open: OpenBlock<'s>) -> Result<Option<ClosedBlock>, NodeFatal> {
         self.flush()?;
         if open.first_op.is_none() {
             return Ok(None);
         }
-        let sealing = Instant::now();
-        let sealed = open
+        let closed = open
             .exec
-            .seal()
+            .close()
             .map_err(|e| NodeFatal::Seal(e.to_string()))?;
-        PhaseTimes::add(&self.phases.seal_us, sealing);
-        let number = self.db.latest_block().unwrap_or(0) + 1;
-        let (consumed, ops): (Vec<u64>, Vec<Op>) = self.mempool.open.iter().cloned().unzip();
-        let record = BlockRecord {
-            number,
+        Ok(Some(ClosedBlock {
+            number: self.next_block,
             timestamp: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
-            fee_account: self.cfg.fee_account,
-            old_root: sealed.diff.old_root,
-            new_root: sealed.diff.new_root,
-            account_count: sealed.diff.account_count,
-            ops,
-            pubdata: sealed.pubdata(),
-        };
-        Ok(Some(SealedBlock {
-            record,
-            diff: sealed.diff,
-            consumed,
+            ctx: self.ctx.clone(),
+            closed,
+            entries: std::mem::take(&mut self.mempool.open),
         }))
     }
 }

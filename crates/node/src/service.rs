@@ -433,7 +433,7 @@ impl NodeApi for Service {
             .query(move |soft| {
                 let mut out = Vec::new();
                 let touches = |v: &OpView| v.from == address || v.to == Some(address);
-                for (_, op) in soft.mempool.open.iter().rev() {
+                for (_, op) in soft.sealing.iter().chain(&soft.mempool.open).rev() {
                     let v = op_view(soft, op, None);
                     if touches(&v) {
                         out.push(v);

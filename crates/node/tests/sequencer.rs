@@ -9,10 +9,12 @@
 //!
 //! `Command::Stop` seals the open block, so stopping is not a crash. Instead [`crash_image`]
 //! copies the redb file while the sequencer runs, at a moment when it writes nothing: after
-//! the last acknowledgement *and* query round trips until the open block is not full (a query
-//! is answered after the journal write of the group it arrived in; a full block is sealed at
-//! the end of that group, so once a query sees it not full, nothing more is written), with a
-//! block time far longer than the test so no block is sealed by age. redb
+//! the last acknowledgement *and* query round trips until the open block is not full and no
+//! closed block is waiting to be written and applied (a query is answered after the journal
+//! write of the group it arrived in; a full block is closed at the end of that group and
+//! written on the committing thread, and a query sees it until it is applied; no new write
+//! starts without a command), with a block time
+//! far longer than the test so no block is closed by age. redb
 //! writes through `pwrite` and commits each durable transaction with a two-phase header
 //! switch, so the file's bytes at rest between commits are exactly what a kill -9 at that
 //! instant leaves on disk (the page cache survives a process crash). Opening the copy runs
@@ -130,6 +132,28 @@ impl Node {
             .expect("the sequencer answers queries (it has not stopped)")
     }
 
+    /// Answers `f` once no closed block waits to be written and applied: which ops show as
+    /// pending depends on where the committing thread is, so views are compared settled.
+    fn try_settled<T: Send + 'static>(
+        &self,
+        f: impl Fn(&Soft<'_>) -> T + Send + Sync + 'static,
+    ) -> Option<T> {
+        let f = std::sync::Arc::new(f);
+        loop {
+            let g = f.clone();
+            let answer = self.try_query(move |soft| soft.sealing.is_empty().then(|| g(soft)))?;
+            if answer.is_some() {
+                return answer;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
+    fn settled<T: Send + 'static>(&self, f: impl Fn(&Soft<'_>) -> T + Send + Sync + 'static) -> T {
+        self.try_settled(f)
+            .expect("the sequencer answers queries (it has not stopped)")
+    }
+
     fn latest_block(&self) -> u64 {
         self.handle.progress.latest_block.load(Ordering::Relaxed)
     }
@@ -194,12 +218,21 @@ fn open_chunks(soft: &Soft<'_>) -> usize {
 /// Copies `<from>/state.redb` to a fresh directory while `node` (with blocks of `chunks`) runs;
 /// see the module docs.
 fn crash_image(node: &Node, from: &Path, chunks: usize) -> TempDir {
-    // The barrier: a query is answered only after the writes of every earlier command
-    // have returned, and a full block is sealed before the next command is read.
-    assert!(
-        node.query(move |soft| open_chunks(soft) < chunks),
-        "a full block waited for a command to be sealed"
-    );
+    // The barrier: a query is answered only after the journal writes of every earlier
+    // command have returned, and a full block is closed before the next command is read; a
+    // closed block is written on the committing thread, so wait until it is applied (no new
+    // write starts without a command).
+    loop {
+        let (open, sealing) = node.query(move |soft| (open_chunks(soft), soft.sealing.len()));
+        assert!(
+            open < chunks,
+            "a full block waited for a command to be closed"
+        );
+        if sealing == 0 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
     let to = tempfile::tempdir().expect("tempdir");
     std::fs::copy(from.join("state.redb"), to.path().join("state.redb")).expect("copy");
     to
@@ -282,7 +315,7 @@ enum Where {
 }
 
 fn locate(node: &Node, hashes: Vec<B256>) -> Vec<Where> {
-    node.query(move |soft| {
+    node.settled(move |soft| {
         hashes
             .iter()
             .map(|h| {
@@ -634,7 +667,7 @@ fn restart_case(
     let expected_where = locate(&original, hashes.clone());
 
     let reopened = Node::open(image.path(), cfg);
-    let Some(got) = reopened.try_query(soft_view) else {
+    let Some(got) = reopened.try_settled(soft_view) else {
         let end = reopened.stop();
         return Err(TestCaseError::fail(format!(
             "the reopened sequencer stopped: {end:?}"
@@ -654,7 +687,7 @@ fn restart_case(
         let b = reopened.submit(op);
         prop_assert_eq!(a, b);
     }
-    prop_assert_eq!(original.query(soft_view), reopened.query(soft_view));
+    prop_assert_eq!(original.settled(soft_view), reopened.settled(soft_view));
 
     original.stop().expect("clean stop");
     reopened.stop().expect("clean stop");
@@ -916,7 +949,7 @@ fn a_ready_parked_op_that_does_not_fit_ends_the_block() {
     assert!(before.parked.is_empty(), "{:?}", before.parked);
 
     let reopened = Node::open(image.path(), cfg);
-    assert_eq!(reopened.query(soft_view), before);
+    assert_eq!(reopened.settled(soft_view), before);
     drop(reopened);
     node.stop().expect("clean stop");
     let db = committed(dir.path());

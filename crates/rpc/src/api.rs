@@ -380,9 +380,9 @@ pub struct SequencerPhases {
     pub execute_us: u64,
     /// Durable journal writes and acknowledgments.
     pub flush_us: u64,
-    /// Sealing blocks (fees, trees, roots).
+    /// Sealing closed blocks (trees, roots), on the committing thread.
     pub seal_us: u64,
-    /// Committing sealed blocks to the database.
+    /// Writing sealed blocks to the database, on the committing thread.
     pub commit_us: u64,
 }
 

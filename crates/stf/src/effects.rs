@@ -50,6 +50,10 @@ pub enum Addresses {
 /// The state as seen through a block's pending changes.
 pub struct Layered<'a, V: StateView> {
     pub base: &'a V,
+    /// The changes of a closed block that are not in `base` yet (a pipelined sequencer fills
+    /// the next block while the last one is being committed). Reads see them; the tree nodes
+    /// of `base` do not, so a view with a prior is never sealed.
+    pub prior: Option<&'a Pending>,
     pub pending: Pending,
     addresses: Addresses,
 }
@@ -65,30 +69,57 @@ impl<'a, V: StateView> Layered<'a, V> {
             account_count: base.account_count(),
             ..Pending::default()
         };
+        Self::resume(base, None, pending, addresses)
+    }
+
+    /// One account per address, over `base` with `prior`'s changes applied.
+    pub fn after(base: &'a V, prior: &'a Pending) -> Self {
+        let pending = Pending {
+            account_count: prior.account_count,
+            ..Pending::default()
+        };
+        Self::resume(base, Some(prior), pending, Addresses::Unique)
+    }
+
+    /// A view over changes made earlier (the pending changes of a closed block, to seal them).
+    pub(crate) fn resume(
+        base: &'a V,
+        prior: Option<&'a Pending>,
+        pending: Pending,
+        addresses: Addresses,
+    ) -> Self {
         Self {
             base,
+            prior,
             pending,
             addresses,
         }
     }
 
     pub fn account(&self, id: AccountId) -> Option<AccountState> {
-        match self.pending.accounts.get(&id) {
-            Some(a) => Some(a.clone()),
-            None => self.base.account(id),
-        }
+        self.pending
+            .accounts
+            .get(&id)
+            .or_else(|| self.prior.and_then(|p| p.accounts.get(&id)))
+            .cloned()
+            .or_else(|| self.base.account(id))
     }
 
     pub fn account_id(&self, address: &Address) -> Option<AccountId> {
         self.base
             .account_id(address)
+            .or_else(|| self.prior.and_then(|p| p.created.get(address).copied()))
             .or_else(|| self.pending.created.get(address).copied())
     }
 
     pub fn balance(&self, id: AccountId, token: TokenId) -> Balance {
-        match self.pending.balances.get(&(id, token)) {
+        let key = (id, token);
+        match self.pending.balances.get(&key) {
             Some(b) => *b,
-            None => self.base.balance(id, token),
+            None => match self.prior.and_then(|p| p.balances.get(&key)) {
+                Some(b) => *b,
+                None => self.base.balance(id, token),
+            },
         }
     }
 

@@ -81,4 +81,6 @@ pub enum BlockError {
     FeeOverflow(TokenId),
     #[error("pubdata: {0}")]
     Pubdata(#[from] causeway_primitives::pubdata::CodecError),
+    #[error("the block ran over a state of {expected} accounts but is sealed over one of {found}")]
+    WrongBase { expected: u32, found: u32 },
 }

@@ -10,9 +10,9 @@
 //! up front by [`verify_signatures`](crate::verify_signatures) and the sequential pass only
 //! compares keys.
 
-use crate::effects::Layered;
+use crate::effects::{Addresses, Layered, Pending};
 use crate::error::{BlockError, OpError};
-use crate::seal::{self, Sealed};
+use crate::seal::{self, Closed, Sealed};
 use crate::signers::verify_signatures;
 use crate::state::StateView;
 use crate::witness::{WitnessBuilder, touched};
@@ -68,11 +68,21 @@ pub enum SignatureCheck {
     Unchecked,
 }
 
+/// An open block off its view ([`Executor::pause`]).
+#[derive(Debug)]
+pub struct Paused {
+    pending: Pending,
+    receipts: Vec<Receipt>,
+    base_count: u32,
+}
+
 pub struct Executor<'a, V: StateView> {
     ctx: &'a BlockContext,
     state: Layered<'a, V>,
     receipts: Vec<Receipt>,
     witness: Option<WitnessBuilder<'a, V>>,
+    /// Accounts in the state the block runs on (its prior applied).
+    base_count: u32,
 }
 
 impl<'a, V: StateView> Executor<'a, V> {
@@ -83,7 +93,29 @@ impl<'a, V: StateView> Executor<'a, V> {
             state: Layered::new(view),
             receipts: Vec::new(),
             witness,
+            base_count: view.account_count(),
         }
+    }
+
+    /// Runs a block after `prior`, a closed block whose changes are not in `view` yet: ops see
+    /// the state as `prior` left it. Such a block is [`close`](Self::close)d (or paused and
+    /// resumed over `view` once `prior` is applied to it), then sealed over the state with
+    /// `prior` applied. `view` must be the state `prior` ran on; refused with
+    /// [`BlockError::WrongBase`] when it visibly is not.
+    pub fn after(
+        view: &'a V,
+        prior: &'a Closed,
+        ctx: &'a BlockContext,
+    ) -> Result<Self, BlockError> {
+        prior.check_base(view)?;
+        let state = Layered::after(view, prior.pending());
+        Ok(Self {
+            ctx,
+            base_count: state.pending.account_count,
+            state,
+            receipts: Vec::new(),
+            witness: None,
+        })
     }
 
     /// Executes one op. On error the block is exactly as before the call.
@@ -147,6 +179,56 @@ impl<'a, V: StateView> Executor<'a, V> {
     /// Accounts that exist once the ops accepted so far are applied.
     pub fn account_count(&self) -> u32 {
         self.state.pending.account_count
+    }
+
+    /// Takes the open block off the view it runs over, keeping its ops' changes, to be
+    /// [`resume`](Self::resume)d over the same state in another form: a block run
+    /// [`after`](Self::after) a closed block moves onto the state once that block is applied.
+    pub fn pause(self) -> Paused {
+        assert!(
+            self.witness.is_none(),
+            "a block recording a witness runs over one view to the end"
+        );
+        Paused {
+            pending: self.state.pending,
+            receipts: self.receipts,
+            base_count: self.base_count,
+        }
+    }
+
+    /// Goes on with a paused block over `view`, which must be the state the block was running
+    /// over (the view it was paused from, with its prior applied). Refused with
+    /// [`BlockError::WrongBase`] when `view` visibly is not that state.
+    pub fn resume(view: &'a V, paused: Paused, ctx: &'a BlockContext) -> Result<Self, BlockError> {
+        if view.account_count() != paused.base_count {
+            return Err(BlockError::WrongBase {
+                expected: paused.base_count,
+                found: view.account_count(),
+            });
+        }
+        Ok(Self {
+            ctx,
+            state: Layered::resume(view, None, paused.pending, Addresses::Unique),
+            receipts: paused.receipts,
+            witness: None,
+            base_count: paused.base_count,
+        })
+    }
+
+    /// Credits collected fees and hands the block over, to be sealed elsewhere
+    /// ([`Closed::seal`]). Only for a block that records no witness (a witness is checked
+    /// against the seal, so such a block is sealed with [`seal`](Self::seal)).
+    pub fn close(self) -> Result<Closed, BlockError> {
+        assert!(
+            self.witness.is_none(),
+            "a block recording a witness is sealed, not closed"
+        );
+        seal::close(
+            self.state,
+            self.ctx.fee_account,
+            self.receipts,
+            self.base_count,
+        )
     }
 
     /// Credits collected fees and commits to the new state.

@@ -29,9 +29,11 @@ mod witness;
 
 pub use causeway_primitives::pubdata::PubdataOp;
 pub use error::{BlockError, OpError};
-pub use executor::{BlockContext, Executor, Receipt, SignatureCheck, WitnessMode, apply_block};
+pub use executor::{
+    BlockContext, Executor, Paused, Receipt, SignatureCheck, WitnessMode, apply_block,
+};
 pub use replay::replay;
-pub use seal::Sealed;
+pub use seal::{Closed, Sealed};
 pub use signers::{SignerTables, verify_signatures};
 pub use state::{
     AccountState, MemoryState, PubKey, StateDiff, StateView, build_state_nodes, fr_hex,

@@ -106,6 +106,35 @@ pub struct Database {
     journal_next: AtomicU64,
     /// Atomic because journal writes take `&self` and a failed commit must still poison.
     poisoned: AtomicBool,
+    /// A block is written to the file and not yet applied to memory ([`Written`]): no other
+    /// block may be written until it is.
+    unapplied: AtomicBool,
+    /// Tells this handle's [`Written`] blocks from those of other handles.
+    handle: u64,
+}
+
+/// The next [`Database::handle`].
+static HANDLES: AtomicU64 = AtomicU64::new(0);
+
+/// A block durably written by [`Database::write_block_consuming`] whose diff is not yet in the
+/// in-memory state: [`Database::apply_written`] applies it.
+#[must_use = "the in-memory state lags the file until the written block is applied"]
+#[derive(Debug)]
+pub struct Written {
+    handle: u64,
+    number: u64,
+    next_priority_op: u64,
+    diff: StateDiff,
+}
+
+impl Written {
+    pub fn number(&self) -> u64 {
+        self.number
+    }
+
+    pub fn diff(&self) -> &StateDiff {
+        &self.diff
+    }
 }
 
 impl std::fmt::Debug for Database {
@@ -164,6 +193,8 @@ impl Database {
             history_from,
             journal_next: AtomicU64::new(journal_next),
             poisoned: AtomicBool::new(false),
+            unapplied: AtomicBool::new(false),
+            handle: HANDLES.fetch_add(1, Ordering::Relaxed),
         })
     }
 
@@ -304,6 +335,80 @@ impl Database {
         diff: &StateDiff,
         consumed: &[u64],
     ) -> Result<(), StorageError> {
+        self.reserve_write()?;
+        let written = self.write(block, diff, consumed);
+        self.unapplied.store(false, Ordering::SeqCst);
+        let next_priority_op = written?;
+        self.apply(block.number, next_priority_op, diff);
+        Ok(())
+    }
+
+    /// Writes `block` exactly as [`commit_block_consuming`](Self::commit_block_consuming)
+    /// does, but through `&self` and without touching the in-memory state, so that a
+    /// sequencer can write block n on one thread while block n+1 executes over the state on
+    /// another. Until the returned [`Written`] is passed to
+    /// [`apply_written`](Self::apply_written), the file is one block ahead of memory: the
+    /// block, its index entries and its consumed journal entries are read from the file as
+    /// committed, while [`state`](Self::state) and [`latest_block`](Self::latest_block) are
+    /// still those before it, and every further block write is refused with
+    /// [`StorageError::UnappliedBlock`]. Journal writes go on as usual.
+    pub fn write_block_consuming(
+        &self,
+        block: &BlockRecord,
+        diff: StateDiff,
+        consumed: &[u64],
+    ) -> Result<Written, StorageError> {
+        self.reserve_write()?;
+        match self.write(block, &diff, consumed) {
+            Ok(next_priority_op) => Ok(Written {
+                handle: self.handle,
+                number: block.number,
+                next_priority_op,
+                diff,
+            }),
+            Err(e) => {
+                self.unapplied.store(false, Ordering::SeqCst);
+                Err(e)
+            }
+        }
+    }
+
+    /// Applies a block written by [`write_block_consuming`](Self::write_block_consuming) to
+    /// the in-memory state. Refused with [`StorageError::BlockOutOfOrder`] if `written` is not
+    /// the next block or this handle has no block unapplied, and with
+    /// [`StorageError::ForeignWritten`] if another handle wrote it. A refused `Written` is dropped; the block it stands for stays
+    /// written, and the handle refuses other block writes until the file is reopened.
+    pub fn apply_written(&mut self, written: Written) -> Result<(), StorageError> {
+        let expected = self.latest_block.map_or(FIRST_BLOCK, |n| n + 1);
+        if written.number != expected || !self.unapplied.load(Ordering::SeqCst) {
+            return Err(StorageError::BlockOutOfOrder {
+                expected,
+                got: written.number,
+            });
+        }
+        if written.handle != self.handle {
+            return Err(StorageError::ForeignWritten);
+        }
+        self.apply(written.number, written.next_priority_op, &written.diff);
+        self.unapplied.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// Claims the one block write that may be unapplied at a time.
+    fn reserve_write(&self) -> Result<(), StorageError> {
+        self.unapplied
+            .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+            .map(|_| ())
+            .map_err(|_| StorageError::UnappliedBlock)
+    }
+
+    /// The write transaction of a block commit; returns the next priority op after it.
+    fn write(
+        &self,
+        block: &BlockRecord,
+        diff: &StateDiff,
+        consumed: &[u64],
+    ) -> Result<u64, StorageError> {
         self.check_writable()?;
         self.check_block(block, diff)?;
         let next_priority_op = self.check_priority_ops(block)?;
@@ -374,10 +479,13 @@ impl Database {
         }
         self.commit(txn)?;
 
+        Ok(next_priority_op)
+    }
+
+    fn apply(&mut self, number: u64, next_priority_op: u64, diff: &StateDiff) {
         self.state.apply(diff);
-        self.latest_block = Some(block.number);
+        self.latest_block = Some(number);
         self.next_priority_op = next_priority_op;
-        Ok(())
     }
 
     /// Durably appends `entries` to the mempool journal in one redb transaction (one fsync
@@ -695,10 +803,14 @@ impl Database {
         hash: &B256,
         number: u64,
     ) -> Result<(), StorageError> {
-        if number < FIRST_BLOCK || self.latest_block.is_none_or(|latest| number > latest) {
+        // A written block not yet applied is in the file, and so are its index entries.
+        let in_file = match (self.latest_block, self.unapplied.load(Ordering::SeqCst)) {
+            (latest, false) => latest,
+            (latest, true) => Some(latest.map_or(FIRST_BLOCK, |n| n + 1)),
+        };
+        if number < FIRST_BLOCK || in_file.is_none_or(|latest| number > latest) {
             return Err(corrupt(table, hash)(format!(
-                "points at block {number}, but blocks up to {:?} are committed",
-                self.latest_block
+                "points at block {number}, but blocks up to {in_file:?} are written"
             )));
         }
         Ok(())

@@ -8,7 +8,8 @@ use causeway_primitives::Fr;
 /// [`OldRootMismatch`](Self::OldRootMismatch), [`InvalidBlock`](Self::InvalidBlock),
 /// [`PriorityOutOfOrder`](Self::PriorityOutOfOrder), [`BatchOutOfOrder`](Self::BatchOutOfOrder),
 /// [`InvalidBatch`](Self::InvalidBatch), [`JournalOutOfOrder`](Self::JournalOutOfOrder),
-/// [`JournalEntryMissing`](Self::JournalEntryMissing)) are raised before anything is written
+/// [`JournalEntryMissing`](Self::JournalEntryMissing), [`UnappliedBlock`](Self::UnappliedBlock),
+/// [`ForeignWritten`](Self::ForeignWritten)) are raised before anything is written
 /// (at worst inside a redb transaction that is then aborted) and leave the database unchanged. [`Corrupt`](Self::Corrupt),
 /// [`RootMismatch`](Self::RootMismatch) and [`UnsupportedVersion`](Self::UnsupportedVersion)
 /// mean the file cannot be trusted.
@@ -85,6 +86,13 @@ pub enum StorageError {
     /// An earlier commit failed inside redb, so whether it reached the disk is unknown.
     #[error("an earlier commit failed; reopen the database to learn what was persisted")]
     Poisoned,
+    /// A block was written and not yet applied to the in-memory state, so the next one
+    /// cannot be checked against it.
+    #[error("the last written block is not applied yet")]
+    UnappliedBlock,
+    /// A written block handed to a database handle other than the one that wrote it.
+    #[error("the written block belongs to another database handle")]
+    ForeignWritten,
 }
 
 impl From<redb::Error> for StorageError {

@@ -38,6 +38,9 @@
 //! 2. **Durable before acknowledged.** When `commit_block` returns `Ok`, the block is on disk
 //!    (as far as `fsync` guarantees) and only then is the in-memory state updated. Reporting a
 //!    block as committed to anyone (RPC, L1 submitter) must wait for that `Ok`.
+//!    [`Database::write_block_consuming`] splits a commit in two for a pipelined sequencer: the
+//!    same transaction through `&self`, then [`Database::apply_written`] updates memory. In
+//!    between, the file is one block ahead of memory and no other block can be written.
 //! 3. **Strict order.** Blocks are committed in order `1, 2, 3, …` ([`FIRST_BLOCK`] is 1; the
 //!    state before it is the empty state), a block's diff must start from the current state
 //!    root, and its priority ops (deposits, full exits) must carry the ids
@@ -127,6 +130,6 @@ mod database;
 mod error;
 mod records;
 
-pub use database::{Database, FIRST_BATCH, FIRST_BLOCK, FORMAT_VERSION};
+pub use database::{Database, FIRST_BATCH, FIRST_BLOCK, FORMAT_VERSION, Written};
 pub use error::StorageError;
 pub use records::{BatchRecord, BlockRecord, L1Context};
