@@ -512,8 +512,9 @@ impl Sequencer {
 
     /// Fills blocks one after the other. Block n is sealed and written on a committing
     /// thread while block n+1 runs over the state block n left (an stf [`Closed`] block
-    /// layered over the committed state); block n is applied to the in-memory state once
-    /// block n+1 closes, or as soon as it is written when no op waits.
+    /// layered over the committed state). Once block n is written, block n+1 is paused at
+    /// the end of its command group, block n is applied to the in-memory state, and block
+    /// n+1 resumes over it; if block n+1 closes first, it waits for block n's write.
     fn run_blocks(&mut self, rx: &Receiver<Checked>) -> Result<(), NodeFatal> {
         let mut replay: std::collections::VecDeque<(u64, Op)> =
             self.db.journal().map_err(NodeFatal::storage)?.into();
@@ -635,9 +636,9 @@ impl Sequencer {
 }
 
 impl Intake {
-    /// Fills one block until it must be closed; returns it (if it has ops) and whether to
-    /// stop. Returns early, with no block, when the block before it is written and nothing
-    /// has run in this one yet, so that it is applied without waiting for an op.
+    /// Fills one block (a new one, or `resumed`) until it must be closed; returns it (if it
+    /// has ops) and whether to stop. Once the block before it is written, steps off at the
+    /// end of a command group ([`BlockEnd::Paused`]) so that block can be applied.
     fn run_block(
         &mut self,
         env: &Env<'_, '_>,
