@@ -5,6 +5,8 @@
 //! - [`babyjubjub`]: the curve, its group law and circomlib's 32-byte point encoding.
 //! - [`eddsa`]: L2 keys, signing, and verification of the signatures carried by L2 ops.
 //! - [`l2key`]: deriving a user's L2 key from one Ethereum `personal_sign` signature.
+//! - `lanes` (x86-64): field arithmetic on eight lanes with AVX-512 IFMA, under
+//!   [`poseidon::hash_many`].
 //!
 //! Everything is checked against vectors produced by circomlibjs itself
 //! (`vectors/gen.js` writes `vectors/circomlibjs.json`). The crate does no IO; its only
@@ -17,11 +19,13 @@
 pub mod babyjubjub;
 pub mod eddsa;
 pub mod l2key;
+#[cfg(target_arch = "x86_64")]
+mod lanes;
 pub mod poseidon;
 
 pub use eddsa::{
-    PreparedKey, PrivateKey, PublicKey, Signature, SignatureError, message_hash,
-    verify_tx_signature, verify_tx_signature_by,
+    PreparedKey, PrivateKey, PublicKey, Signature, SignatureError, Signer, message_hash,
+    verify_tx_signature, verify_tx_signature_by, verify_tx_signatures,
 };
 
 #[cfg(test)]

@@ -20,8 +20,10 @@
 //!   towards a table, so forging costs the node no tables.
 
 use crate::error::OpError;
-use crate::state::{PubKey, StateView};
-use causeway_crypto::eddsa::{PreparedKey, PublicKey, verify_tx_signature, verify_tx_signature_by};
+use crate::state::StateView;
+use causeway_crypto::eddsa::{
+    PreparedKey, PublicKey, SignatureError, Signer, verify_tx_signatures,
+};
 use causeway_crypto::poseidon;
 use causeway_primitives::{AccountId, Domain, Fr, Op, PackedPoint, TxSignature};
 use rayon::prelude::*;
@@ -128,16 +130,15 @@ pub fn verify_signatures<V: StateView>(
     view: &V,
 ) -> Vec<Result<(), OpError>> {
     // The sender's registered key, where the signature names it.
-    let registered: Vec<Option<PubKey>> = ops
+    let registered: Vec<Option<PublicKey>> = ops
         .par_iter()
         .map(|op| {
             let (from, sig) = signed(op)?;
-            view.account(from)?
-                .pubkey
-                .filter(|k| k.packed() == sig.pubkey)
+            let key = view.account(from)?.pubkey?;
+            (key.packed() == sig.pubkey).then(|| key.to_public_key())
         })
         .collect();
-    let mut uses: HashMap<PackedPoint, (u32, PubKey)> = HashMap::new();
+    let mut uses: HashMap<PackedPoint, (u32, PublicKey)> = HashMap::new();
     for (op, key) in ops.iter().zip(&registered) {
         if let (Some((_, sig)), Some(key)) = (signed(op), key) {
             uses.entry(sig.pubkey).or_insert((0, *key)).0 += 1;
@@ -146,34 +147,74 @@ pub fn verify_signatures<V: StateView>(
     let prepared: HashMap<PackedPoint, PreparedKey> = uses
         .into_par_iter()
         .filter(|(_, (n, _))| *n >= PREPARE_THRESHOLD)
-        .filter_map(|(packed, (_, key))| Some((packed, key.to_public_key().prepare()?)))
+        .filter_map(|(packed, (_, key))| Some((packed, key.prepare()?)))
         .collect();
 
-    ops.par_iter()
-        .zip(registered)
-        .map(|(op, key)| {
-            let Some((sig, msg)) = signed_message(op, domain) else {
-                return Ok(());
+    let messages = signed_messages(ops, domain);
+    let items: Vec<(&TxSignature, Fr, Signer<'_>)> = messages
+        .iter()
+        .zip(&registered)
+        .filter_map(|(message, key)| {
+            let (sig, msg) = (*message)?;
+            let signer = match (key, prepared.get(&sig.pubkey)) {
+                (Some(_), Some(table)) => Signer::Prepared(table),
+                (Some(key), None) => Signer::Known(key),
+                (None, _) => Signer::Carried,
             };
-            match (key, prepared.get(&sig.pubkey)) {
-                (Some(_), Some(table)) => table.verify_tx_signature(sig, msg),
-                (Some(key), None) => verify_tx_signature_by(sig, &key.to_public_key(), msg),
-                (None, _) => verify_tx_signature(sig, msg).map(|_| ()),
-            }
-            .map_err(OpError::from)
+            Some((sig, msg, signer))
+        })
+        .collect();
+    let mut answers = verify_in_chunks(&items).into_iter();
+    messages
+        .iter()
+        .map(|message| match message {
+            None => Ok(()),
+            Some(_) => answers
+                .next()
+                .expect("one answer per signed op")
+                .map(|_| ())
+                .map_err(OpError::from),
         })
         .collect()
 }
 
-/// The signature of a signed op and the field element it signs.
-fn signed_message<'a>(op: &'a Op, domain: &Domain) -> Option<(&'a TxSignature, Fr)> {
-    let fields = match op {
-        Op::Transfer(t) => t.signing_fields(domain),
-        Op::Withdraw(w) => w.signing_fields(domain),
-        _ => return None,
-    };
-    let (_, sig) = signed(op)?;
-    Some((sig, poseidon::hash4(&fields)))
+/// Signatures checked per [`verify_tx_signatures`] call: enough to fill the eight hashing
+/// lanes several times over, few enough to spread a group over the pool's threads.
+const CHUNK: usize = 32;
+
+/// [`verify_tx_signatures`] on the rayon pool, a chunk per task, answers in order.
+fn verify_in_chunks(
+    items: &[(&TxSignature, Fr, Signer<'_>)],
+) -> Vec<Result<PublicKey, SignatureError>> {
+    items
+        .par_chunks(CHUNK)
+        .flat_map_iter(verify_tx_signatures)
+        .collect()
+}
+
+/// Each op's signature and the field element it signs (`None` for an op signed otherwise),
+/// the messages hashed together a chunk at a time ([`poseidon::hash_many`]).
+fn signed_messages<'a>(ops: &'a [Op], domain: &Domain) -> Vec<Option<(&'a TxSignature, Fr)>> {
+    ops.par_chunks(CHUNK)
+        .flat_map_iter(|chunk| {
+            let fields: Vec<[Fr; 4]> = chunk
+                .iter()
+                .filter_map(|op| match op {
+                    Op::Transfer(t) => Some(t.signing_fields(domain)),
+                    Op::Withdraw(w) => Some(w.signing_fields(domain)),
+                    _ => None,
+                })
+                .collect();
+            let mut hashes = poseidon::hash_many(&fields).into_iter();
+            chunk
+                .iter()
+                .map(|op| {
+                    let (_, sig) = signed(op)?;
+                    Some((sig, hashes.next().expect("one message per signed op")))
+                })
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
 impl SignerTables {
@@ -192,21 +233,30 @@ impl SignerTables {
             }
         }
         // Each answer, with the wire and decoded key of a valid signature that had no table.
-        let answers: Vec<_> = ops
-            .par_iter()
-            .map(|op| {
-                let Some((sig, msg)) = signed_message(op, domain) else {
-                    return (Ok(()), None);
+        let messages = signed_messages(ops, domain);
+        let items: Vec<(&TxSignature, Fr, Signer<'_>)> = messages
+            .iter()
+            .flatten()
+            .map(|&(sig, msg)| {
+                let signer = match kept.get(&sig.pubkey) {
+                    Some(table) => Signer::Prepared(table),
+                    None => Signer::Carried,
                 };
-                match kept.get(&sig.pubkey) {
-                    Some(table) => (
-                        table.verify_tx_signature(sig, msg).map_err(OpError::from),
-                        None,
-                    ),
-                    None => match verify_tx_signature(sig, msg) {
-                        Ok(key) => (Ok(()), Some((sig.pubkey, key))),
-                        Err(e) => (Err(OpError::from(e)), None),
-                    },
+                (sig, msg, signer)
+            })
+            .collect();
+        let mut verified = verify_in_chunks(&items).into_iter().zip(&items);
+        let answers: Vec<_> = messages
+            .iter()
+            .map(|message| {
+                if message.is_none() {
+                    return (Ok(()), None);
+                }
+                let (answer, (sig, _, signer)) = verified.next().expect("one answer per signed op");
+                match (answer, signer) {
+                    (Ok(_), Signer::Prepared(_)) => (Ok(()), None),
+                    (Ok(key), _) => (Ok(()), Some((sig.pubkey, key))),
+                    (Err(e), _) => (Err(OpError::from(e)), None),
                 }
             })
             .collect();

@@ -66,10 +66,16 @@ impl AccountState {
 
     /// The account's leaf in the account tree, given the root of its balance tree.
     pub fn leaf_hash(&self, balances_root: Fr) -> Fr {
+        poseidon::hash4(&self.leaf_inputs(balances_root))
+    }
+
+    /// What [`Self::leaf_hash`] hashes: `address * 2^32 + nonce`, the key (0, 0 without
+    /// one), the balance root.
+    pub fn leaf_inputs(&self, balances_root: Fr) -> [Fr; 4] {
         let (x, y) = self
             .pubkey
             .map_or((Fr::from(0u64), Fr::from(0u64)), |k| (k.x, k.y));
-        poseidon::hash4(&[self.address_nonce_fr(), x, y, balances_root])
+        [self.address_nonce_fr(), x, y, balances_root]
     }
 
     /// `address * 2^32 + nonce`: 192 bits, one field element.

@@ -21,6 +21,12 @@ pub const MAX_HEIGHT: u8 = 31;
 /// hash can change without touching them.
 pub trait NodeHasher: Send + Sync + 'static {
     fn hash(children: &[Fr; ARITY]) -> Fr;
+
+    /// The hash of each node, in order; a hasher that can hash several at once for less
+    /// overrides it.
+    fn hash_many(nodes: &[[Fr; ARITY]]) -> Vec<Fr> {
+        nodes.iter().map(Self::hash).collect()
+    }
 }
 
 /// circomlib's Poseidon with 4 inputs (width 5): the hash the circuit and the L1 contract use.
@@ -30,6 +36,11 @@ pub struct Poseidon;
 impl NodeHasher for Poseidon {
     fn hash(children: &[Fr; ARITY]) -> Fr {
         causeway_crypto::poseidon::hash4(children)
+    }
+
+    /// Eight nodes at a time on AVX-512 IFMA lanes where the CPU has them.
+    fn hash_many(nodes: &[[Fr; ARITY]]) -> Vec<Fr> {
+        causeway_crypto::poseidon::hash_many(nodes)
     }
 }
 

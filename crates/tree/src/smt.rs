@@ -9,7 +9,8 @@
 //!   it changed, leaves and root included, each key once, so that committing the diff yields
 //!   exactly the tree the returned root describes.
 //! - An update hashes each internal node on the touched paths exactly once, however many of
-//!   its leaves change, and the result does not depend on how updates are split into batches.
+//!   its leaves change, and the result does not depend on how updates are split into batches
+//!   or grouped with other trees' ([`SparseMerkleTree::update_trees`]).
 //! - An index outside the tree is a [`TreeError`], never a panic.
 
 use crate::hasher::{MAX_HEIGHT, NodeHasher, Poseidon, empty_hashes};
@@ -24,6 +25,9 @@ use std::ops::Range;
 /// Above this many distinct parents in one level, the level is hashed on the rayon pool; below
 /// it, the cost of splitting the work outweighs the hashing.
 const PARALLEL_PARENTS: usize = 64;
+
+/// Parents hashed per task on the pool: several rounds of the hash's eight lanes.
+const HASH_CHUNK: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum TreeError {
@@ -141,62 +145,123 @@ impl<H: NodeHasher> SparseMerkleTree<H> {
         store: &S,
         updates: &[(u64, Fr)],
     ) -> Result<(Fr, NodeDiff), TreeError> {
-        for &(index, _) in updates {
-            self.check_index(index)?;
-        }
-        if updates.is_empty() {
-            return Ok((self.root(store), NodeDiff::new()));
-        }
+        Ok(Self::update_trees(store, &[(*self, updates)])?
+            .pop()
+            .expect("one result per tree"))
+    }
 
-        // A stable sort keeps duplicates in call order, so keeping the last of each run makes
-        // the later update win.
-        let mut level: Vec<(u64, Fr)> = updates.to_vec();
-        level.sort_by_key(|&(index, _)| index);
-        level.dedup_by(|later, earlier| {
-            let same = later.0 == earlier.0;
-            if same {
-                earlier.1 = later.1;
+    /// [`Self::update`] of several trees at once: the trees' nodes of one height are hashed
+    /// together ([`NodeHasher::hash_many`], on the rayon pool when there are many), so many
+    /// small updates (a block's balance trees) fill the hash's lanes as one big one does.
+    /// Returns each tree's root and node writes, in order; the trees should be distinct.
+    ///
+    /// Rejects the whole call, writing nothing, if any index is outside its tree.
+    pub fn update_trees<S: NodeStore + Sync + ?Sized>(
+        store: &S,
+        trees: &[(Self, &[(u64, Fr)])],
+    ) -> Result<Vec<(Fr, NodeDiff)>, TreeError> {
+        for (tree, updates) in trees {
+            for &(index, _) in *updates {
+                tree.check_index(index)?;
             }
-            same
-        });
+        }
+        let mut levels: Vec<Vec<(u64, Fr)>> = trees
+            .iter()
+            .map(|(_, updates)| sorted_last_wins(updates))
+            .collect();
+        let mut diffs: Vec<NodeDiff> = trees
+            .iter()
+            .zip(&levels)
+            .map(|((tree, _), level)| {
+                let mut diff = NodeDiff::with_capacity(tree.touched_capacity(level.len()));
+                diff.extend(level.iter().map(|&(i, v)| (tree.node_key(0, i), v)));
+                diff
+            })
+            .collect();
+        let tallest = trees.iter().map(|(tree, _)| tree.height).max().unwrap_or(0);
+        for height in 1..=tallest {
+            // Every sibling group of every tree still below its root, tree by tree.
+            let groups: Vec<(usize, Range<usize>)> = levels
+                .iter()
+                .enumerate()
+                .filter(|&(t, level)| trees[t].0.height >= height && !level.is_empty())
+                .flat_map(|(t, level)| sibling_groups(level).into_iter().map(move |g| (t, g)))
+                .collect();
+            let hash_groups = |groups: &[(usize, Range<usize>)]| {
+                let inputs: Vec<(u64, [Fr; ARITY])> = groups
+                    .iter()
+                    .map(|(t, g)| {
+                        trees[*t]
+                            .0
+                            .parent_inputs(store, height, &levels[*t][g.clone()])
+                    })
+                    .collect();
+                let children: Vec<[Fr; ARITY]> = inputs.iter().map(|(_, c)| *c).collect();
+                inputs
+                    .iter()
+                    .map(|(parent, _)| *parent)
+                    .zip(H::hash_many(&children))
+                    .collect::<Vec<_>>()
+            };
+            let parents: Vec<(u64, Fr)> = if groups.len() > PARALLEL_PARENTS {
+                groups
+                    .par_chunks(HASH_CHUNK)
+                    .flat_map_iter(hash_groups)
+                    .collect()
+            } else {
+                hash_groups(&groups)
+            };
+            let mut counts = vec![0usize; trees.len()];
+            for (t, _) in &groups {
+                counts[*t] += 1;
+            }
+            let mut parents = parents.into_iter();
+            for (t, level) in levels.iter_mut().enumerate() {
+                if counts[t] == 0 {
+                    continue;
+                }
+                let next: Vec<(u64, Fr)> = parents.by_ref().take(counts[t]).collect();
+                diffs[t].extend(
+                    next.iter()
+                        .map(|&(i, v)| (trees[t].0.node_key(height, i), v)),
+                );
+                *level = next;
+            }
+        }
+        Ok(trees
+            .iter()
+            .zip(levels)
+            .zip(diffs)
+            .map(|(((tree, _), level), diff)| match level.as_slice() {
+                [] => (tree.root(store), diff),
+                [(_, root)] => (*root, diff),
+                _ => unreachable!("all paths meet at the root"),
+            })
+            .collect())
+    }
 
-        // Every touched node lies on a touched leaf's path: per level, at most one per leaf and
-        // at most the width of the row.
-        let capacity = (0..=self.height)
+    /// Nodes an update of `leaves` distinct leaves can touch: per level, at most one per leaf
+    /// and at most the width of the row.
+    fn touched_capacity(&self, leaves: usize) -> usize {
+        (0..=self.height)
             .map(|height| {
                 let width = 1u64
                     .checked_shl(2 * u32::from(self.height - height))
                     .unwrap_or(u64::MAX);
-                level
-                    .len()
-                    .min(usize::try_from(width).unwrap_or(usize::MAX))
+                leaves.min(usize::try_from(width).unwrap_or(usize::MAX))
             })
-            .sum();
-        let mut diff = NodeDiff::with_capacity(capacity);
-        diff.extend(level.iter().map(|&(i, v)| (self.node_key(0, i), v)));
-        for height in 1..=self.height {
-            let groups = sibling_groups(&level);
-            let hash_parent = |group: Range<usize>| self.hash_parent(store, height, &level[group]);
-            let parents: Vec<(u64, Fr)> = if groups.len() > PARALLEL_PARENTS {
-                groups.into_par_iter().map(hash_parent).collect()
-            } else {
-                groups.into_iter().map(hash_parent).collect()
-            };
-            diff.extend(parents.iter().map(|&(i, v)| (self.node_key(height, i), v)));
-            level = parents;
-        }
-        debug_assert_eq!(level.len(), 1, "all paths meet at the root");
-        Ok((level[0].1, diff))
+            .sum()
     }
 
-    /// Hashes the parent at `height` of `children`: the updated nodes of one sibling group at
-    /// `height - 1`, sorted by index. The children not updated are read from the store.
-    fn hash_parent<S: NodeStore + ?Sized>(
+    /// The index of the parent at `height` of `children` (the updated nodes of one sibling
+    /// group at `height - 1`, sorted by index) and its four children, those not updated read
+    /// from the store.
+    fn parent_inputs<S: NodeStore + ?Sized>(
         &self,
         store: &S,
         height: u8,
         children: &[(u64, Fr)],
-    ) -> (u64, Fr) {
+    ) -> (u64, [Fr; ARITY]) {
         let parent = children[0].0 / ARITY as u64;
         let mut updated = [None; ARITY];
         for &(index, value) in children {
@@ -208,7 +273,7 @@ impl<H: NodeHasher> SparseMerkleTree<H> {
                 self.node(store, height - 1, parent * ARITY as u64 + slot as u64)
             });
         }
-        (parent, H::hash(&inputs))
+        (parent, inputs)
     }
 
     fn node<S: NodeStore + ?Sized>(&self, store: &S, height: u8, index: u64) -> Fr {
@@ -235,6 +300,21 @@ impl<H: NodeHasher> SparseMerkleTree<H> {
             })
         }
     }
+}
+
+/// `updates` sorted by index, one per index: a stable sort keeps duplicates in call order, so
+/// keeping the last of each run makes the later update win.
+fn sorted_last_wins(updates: &[(u64, Fr)]) -> Vec<(u64, Fr)> {
+    let mut level = updates.to_vec();
+    level.sort_by_key(|&(index, _)| index);
+    level.dedup_by(|later, earlier| {
+        let same = later.0 == earlier.0;
+        if same {
+            earlier.1 = later.1;
+        }
+        same
+    });
+    level
 }
 
 /// Splits a row of nodes sorted by index into runs that share a parent.

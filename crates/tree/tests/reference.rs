@@ -95,6 +95,45 @@ proptest! {
         }
     }
 
+    /// Several trees of different heights updated in one call (their nodes of a height hashed
+    /// together, more than the parallel threshold of them) end exactly as each updated alone,
+    /// and the call rejects an index outside any of them as a whole.
+    #[test]
+    fn trees_updated_together_match_each_alone(
+        trees in prop::collection::vec(batches(), 0..80),
+        bad in any::<prop::sample::Index>(),
+    ) {
+        let mut store = MemoryStore::new();
+        let handles: Vec<Tree> = (0..trees.len() as u32)
+            .map(|t| Tree::new(TreeKey::Balances(t), trees[t as usize].0))
+            .collect();
+        let seed: Vec<Vec<(u64, Fr)>> = trees.iter().map(|(_, b)| to_fr(&b[0])).collect();
+        for (tree, updates) in handles.iter().zip(&seed) {
+            store.apply(&tree.update(&store, updates).unwrap().1);
+        }
+        let last: Vec<Vec<(u64, Fr)>> =
+            trees.iter().map(|(_, b)| to_fr(b.last().expect("a batch"))).collect();
+        let calls: Vec<(Tree, &[(u64, Fr)])> =
+            handles.iter().zip(&last).map(|(t, u)| (*t, u.as_slice())).collect();
+        let together = Tree::update_trees(&store, &calls).unwrap();
+        prop_assert_eq!(together.len(), handles.len());
+        for ((tree, updates), (root, diff)) in calls.iter().zip(&together) {
+            let (alone_root, alone_diff) = tree.update(&store, updates).unwrap();
+            prop_assert_eq!(*root, alone_root);
+            let sorted = |d: &NodeDiff| d.iter().copied().collect::<BTreeMap<_, _>>();
+            prop_assert_eq!(sorted(diff), sorted(&alone_diff));
+            assert_keys_unique(diff);
+        }
+        if !calls.is_empty() {
+            let t = bad.index(calls.len());
+            let outside = leaves_in(trees[t].0);
+            let mut broken = calls.clone();
+            let bad_updates = [(outside, fr(1))];
+            broken[t].1 = &bad_updates;
+            prop_assert!(Tree::update_trees(&store, &broken).is_err());
+        }
+    }
+
     #[test]
     fn proofs_verify_and_tampering_fails(
         (height, batches) in batches(),

@@ -253,6 +253,62 @@ proptest! {
         }
     }
 
+    /// A batch answers each signature exactly as its one-signature function does: valid ones,
+    /// other messages, flipped bits, R shifted by a point of order 2, and each kind of signer
+    /// (a known or prepared key that the signature does not carry included).
+    #[test]
+    fn a_batch_answers_as_one_by_one(
+        keys in prop::collection::vec(any::<[u8; 32]>(), 1..4),
+        cases in prop::collection::vec((0usize..4, 0usize..5, 0usize..3, any::<u64>()), 0..20),
+    ) {
+        let keys: Vec<PrivateKey> = keys.into_iter().map(PrivateKey::from_bytes).collect();
+        let publics: Vec<PublicKey> = keys.iter().map(PrivateKey::public_key).collect();
+        let tables: Vec<PreparedKey> = publics.iter().map(|k| k.prepare().unwrap()).collect();
+        let wires: Vec<(TxSignature, Fr)> = cases
+            .iter()
+            .map(|&(k, change, _, m)| {
+                let key = &keys[k % keys.len()];
+                let msg = Fr::from(m);
+                let mut sig = key.sign(msg);
+                if change == 3 {
+                    sig.r8 = sig.r8 + Point { x: Fr::ZERO, y: -Fr::one() };
+                }
+                let mut wire = sig.to_tx_signature(&key.public_key());
+                match change {
+                    1 => return (wire, msg + Fr::ONE),
+                    2 => wire.s[3] ^= 0x10,
+                    4 => wire.r8_x[0] ^= 1,
+                    _ => {}
+                }
+                (wire, msg)
+            })
+            .collect();
+        let signers: Vec<Signer> = cases
+            .iter()
+            .map(|&(k, _, kind, _)| match kind {
+                0 => Signer::Carried,
+                1 => Signer::Known(&publics[(k + 1) % publics.len()]),
+                _ => Signer::Prepared(&tables[k % tables.len()]),
+            })
+            .collect();
+        let items: Vec<(&TxSignature, Fr, Signer)> = wires
+            .iter()
+            .zip(&signers)
+            .map(|((wire, msg), signer)| (wire, *msg, *signer))
+            .collect();
+        let one_by_one: Vec<Result<PublicKey, SignatureError>> = items
+            .iter()
+            .map(|(wire, msg, signer)| match signer {
+                Signer::Carried => verify_tx_signature(wire, *msg),
+                Signer::Known(key) => verify_tx_signature_by(wire, key, *msg).map(|()| **key),
+                Signer::Prepared(table) => table
+                    .verify_tx_signature(wire, *msg)
+                    .map(|()| *table.public_key()),
+            })
+            .collect();
+        prop_assert_eq!(verify_tx_signatures(&items), one_by_one);
+    }
+
     #[test]
     fn sign_verify_round_trip(key in any::<[u8; 32]>(), msg in any::<[u8; 32]>()) {
         let key = PrivateKey::from_bytes(key);
@@ -316,6 +372,19 @@ fn verify_timing() {
     }
     println!(
         "PublicKey::verify (decoded): {:?} per signature",
+        start.elapsed() / msgs.len() as u32
+    );
+    let items: Vec<(&TxSignature, Fr, Signer)> = wires
+        .iter()
+        .zip(&msgs)
+        .map(|(w, m)| (w, *m, Signer::Carried))
+        .collect();
+    let start = std::time::Instant::now();
+    for chunk in items.chunks(64) {
+        assert!(verify_tx_signatures(chunk).iter().all(Result::is_ok));
+    }
+    println!(
+        "verify_tx_signatures, 64 at a time: {:?} per signature",
         start.elapsed() / msgs.len() as u32
     );
     let start = std::time::Instant::now();

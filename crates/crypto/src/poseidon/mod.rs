@@ -15,6 +15,8 @@
 //! - Hashing never allocates: the state is a `[Fr; t]` on the stack.
 
 mod grain;
+#[cfg(target_arch = "x86_64")]
+mod lanes;
 mod optimized;
 
 use ark_ff::{Field, Zero};
@@ -165,6 +167,39 @@ pub fn try_hash(inputs: &[Fr]) -> Result<Fr, PoseidonError> {
 /// counts that come from outside.
 pub fn hash(inputs: &[Fr]) -> Fr {
     try_hash(inputs).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Poseidon of each of `inputs` (`N` elements each, 1..=16), in order: eight at a time on
+/// AVX-512 IFMA lanes where the CPU has them ([`crate::lanes`]), one by one otherwise. The
+/// digests are those of [`hash`], bit for bit.
+///
+/// # Panics
+/// If `N` is 0 or above [`MAX_INPUTS`].
+pub fn hash_many<const N: usize>(inputs: &[[Fr; N]]) -> Vec<Fr> {
+    assert!(
+        (1..=MAX_INPUTS).contains(&N),
+        "Poseidon takes 1..={MAX_INPUTS} inputs"
+    );
+    #[cfg(target_arch = "x86_64")]
+    if inputs.len() > 1 && crate::lanes::available() {
+        return hash_many_lanes(inputs);
+    }
+    inputs.iter().map(|x| hash(x)).collect()
+}
+
+#[cfg(target_arch = "x86_64")]
+fn hash_many_lanes<const N: usize>(inputs: &[[Fr; N]]) -> Vec<Fr> {
+    use crate::lanes::LANES;
+    let params = lanes::params(N);
+    let mut out = Vec::with_capacity(inputs.len());
+    for chunk in inputs.chunks(LANES) {
+        let mut eight = [[Fr::zero(); N]; LANES];
+        eight[..chunk.len()].copy_from_slice(chunk);
+        // SAFETY: `hash_many` checked that the CPU has avx512f and avx512ifma.
+        let digests = unsafe { params.hash8(&eight) };
+        out.extend_from_slice(&digests[..chunk.len()]);
+    }
+    out
 }
 
 /// Poseidon of two inputs (width 3).

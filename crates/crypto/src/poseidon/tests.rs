@@ -119,6 +119,25 @@ fn hash4_timing() {
         x[1] = hash5(&[x[0], x[1], x[2], x[3], x[0]]);
     }
     println!("poseidon hash5: {:?} per hash", start.elapsed() / n);
+    let batch: Vec<[Fr; 4]> = (0..1024u64)
+        .map(|i| [i, i + 1, i + 2, i + 3].map(Fr::from))
+        .collect();
+    let rounds = 200u32;
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
+        x[2] += hash_many(&batch)[7];
+    }
+    let per = start.elapsed() / (rounds * batch.len() as u32);
+    println!("poseidon hash_many of 4 inputs: {per:?} per hash");
+    let batch: Vec<[Fr; 5]> = (0..1024u64)
+        .map(|i| [i, i + 1, i + 2, i + 3, i + 4].map(Fr::from))
+        .collect();
+    let start = std::time::Instant::now();
+    for _ in 0..rounds {
+        x[3] += hash_many(&batch)[7];
+    }
+    let per = start.elapsed() / (rounds * batch.len() as u32);
+    println!("poseidon hash_many of 5 inputs: {per:?} per hash ({x:?})");
 }
 
 #[test]
@@ -132,4 +151,51 @@ fn field_mul_calibration() {
         x *= y;
     }
     println!("Fr mul: {:?} ({x})", start.elapsed() / n);
+}
+
+fn many_matches_one_by_one<const N: usize>(count: usize, seed: u64) {
+    use ark_ff::UniformRand;
+    use ark_std::rand::{SeedableRng, rngs::StdRng};
+    let mut rng = StdRng::seed_from_u64(seed);
+    let inputs: Vec<[Fr; N]> = (0..count)
+        .map(|i| {
+            std::array::from_fn(|j| match (i + j) % 5 {
+                0 => Fr::zero(),
+                1 => -Fr::from(1u64),
+                _ => Fr::rand(&mut rng),
+            })
+        })
+        .collect();
+    let one_by_one: Vec<Fr> = inputs.iter().map(|x| hash(x)).collect();
+    assert_eq!(hash_many(&inputs), one_by_one, "{N} inputs, {count} hashes");
+}
+
+#[test]
+fn many_at_once_equals_one_by_one_for_every_width() {
+    // Counts below, at and across the eight lanes.
+    for count in [0, 1, 2, 7, 8, 9, 17] {
+        many_matches_one_by_one::<1>(count, 1);
+        many_matches_one_by_one::<2>(count, 2);
+        many_matches_one_by_one::<3>(count, 3);
+        many_matches_one_by_one::<4>(count, 4);
+        many_matches_one_by_one::<5>(count, 5);
+        many_matches_one_by_one::<6>(count, 6);
+        many_matches_one_by_one::<7>(count, 7);
+        many_matches_one_by_one::<8>(count, 8);
+        many_matches_one_by_one::<9>(count, 9);
+        many_matches_one_by_one::<10>(count, 10);
+        many_matches_one_by_one::<11>(count, 11);
+        many_matches_one_by_one::<12>(count, 12);
+        many_matches_one_by_one::<13>(count, 13);
+        many_matches_one_by_one::<14>(count, 14);
+        many_matches_one_by_one::<15>(count, 15);
+        many_matches_one_by_one::<16>(count, 16);
+    }
+}
+
+#[test]
+fn many_at_once_matches_circomlibjs() {
+    let four = [[1u64, 2, 3, 4].map(Fr::from); 3];
+    let expected = fr_hex("0x299c867db6c1fdd79dcefa40e4510b9837e60ebb1ce0663dbaa525df65250465");
+    assert_eq!(hash_many(&four), vec![expected; 3]);
 }
