@@ -150,53 +150,36 @@ pub fn verify_signatures<V: StateView>(
         .filter_map(|(packed, (_, key))| Some((packed, key.prepare()?)))
         .collect();
 
-    let messages = signed_messages(ops, domain);
-    let items: Vec<(&TxSignature, Fr, Signer<'_>)> = messages
-        .iter()
-        .zip(&registered)
-        .filter_map(|(message, key)| {
-            let (sig, msg) = (*message)?;
-            let signer = match (key, prepared.get(&sig.pubkey)) {
-                (Some(_), Some(table)) => Signer::Prepared(table),
-                (Some(key), None) => Signer::Known(key),
-                (None, _) => Signer::Carried,
-            };
-            Some((sig, msg, signer))
-        })
-        .collect();
-    let mut answers = verify_in_chunks(&items).into_iter();
-    messages
-        .iter()
-        .map(|message| match message {
-            None => Ok(()),
-            Some(_) => answers
-                .next()
-                .expect("one answer per signed op")
-                .map(|_| ())
-                .map_err(OpError::from),
-        })
-        .collect()
+    check_in_chunks(ops, domain, |i, sig| {
+        match (&registered[i], prepared.get(&sig.pubkey)) {
+            (Some(_), Some(table)) => Signer::Prepared(table),
+            (Some(key), None) => Signer::Known(key),
+            (None, _) => Signer::Carried,
+        }
+    })
+    .into_iter()
+    .map(|answer| match answer {
+        None => Ok(()),
+        Some(answer) => answer.map(|_| ()).map_err(OpError::from),
+    })
+    .collect()
 }
 
-/// Signatures checked per [`verify_tx_signatures`] call: enough to fill the eight hashing
-/// lanes several times over, few enough to spread a group over the pool's threads.
-const CHUNK: usize = 32;
+/// Ops checked per task on the pool: two rounds of the hash's eight lanes, and small enough
+/// that a group of a few dozen ops still spreads over the pool's threads.
+const CHUNK: usize = 16;
 
-/// [`verify_tx_signatures`] on the rayon pool, a chunk per task, answers in order.
-fn verify_in_chunks(
-    items: &[(&TxSignature, Fr, Signer<'_>)],
-) -> Vec<Result<PublicKey, SignatureError>> {
-    items
-        .par_chunks(CHUNK)
-        .flat_map_iter(verify_tx_signatures)
-        .collect()
-}
-
-/// Each op's signature and the field element it signs (`None` for an op signed otherwise),
-/// the messages hashed together a chunk at a time ([`poseidon::hash_many`]).
-fn signed_messages<'a>(ops: &'a [Op], domain: &Domain) -> Vec<Option<(&'a TxSignature, Fr)>> {
+/// Checks the signature of each signed op (`None` for the others) against the signer that
+/// `signer_of(index, signature)` names, a chunk of ops per task on the rayon pool: each chunk's
+/// messages, then its challenges, are hashed together ([`verify_tx_signatures`]).
+fn check_in_chunks<'a>(
+    ops: &'a [Op],
+    domain: &Domain,
+    signer_of: impl Fn(usize, &'a TxSignature) -> Signer<'a> + Sync,
+) -> Vec<Option<Result<PublicKey, SignatureError>>> {
     ops.par_chunks(CHUNK)
-        .flat_map_iter(|chunk| {
+        .enumerate()
+        .flat_map_iter(|(c, chunk)| {
             let fields: Vec<[Fr; 4]> = chunk
                 .iter()
                 .filter_map(|op| match op {
@@ -205,12 +188,19 @@ fn signed_messages<'a>(ops: &'a [Op], domain: &Domain) -> Vec<Option<(&'a TxSign
                     _ => None,
                 })
                 .collect();
-            let mut hashes = poseidon::hash_many(&fields).into_iter();
+            let items: Vec<(&TxSignature, Fr, Signer<'a>)> = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(i, op)| Some((c * CHUNK + i, signed(op)?.1)))
+                .zip(poseidon::hash_many(&fields))
+                .map(|((i, sig), msg)| (sig, msg, signer_of(i, sig)))
+                .collect();
+            let mut answers = verify_tx_signatures(&items).into_iter();
             chunk
                 .iter()
                 .map(|op| {
-                    let (_, sig) = signed(op)?;
-                    Some((sig, hashes.next().expect("one message per signed op")))
+                    signed(op)?;
+                    Some(answers.next().expect("one answer per signed op"))
                 })
                 .collect::<Vec<_>>()
         })
@@ -233,31 +223,19 @@ impl SignerTables {
             }
         }
         // Each answer, with the wire and decoded key of a valid signature that had no table.
-        let messages = signed_messages(ops, domain);
-        let items: Vec<(&TxSignature, Fr, Signer<'_>)> = messages
-            .iter()
-            .flatten()
-            .map(|&(sig, msg)| {
-                let signer = match kept.get(&sig.pubkey) {
-                    Some(table) => Signer::Prepared(table),
-                    None => Signer::Carried,
-                };
-                (sig, msg, signer)
-            })
-            .collect();
-        let mut verified = verify_in_chunks(&items).into_iter().zip(&items);
-        let answers: Vec<_> = messages
-            .iter()
-            .map(|message| {
-                if message.is_none() {
-                    return (Ok(()), None);
+        let signer_of = |_, sig: &TxSignature| match kept.get(&sig.pubkey) {
+            Some(table) => Signer::Prepared(table),
+            None => Signer::Carried,
+        };
+        let answers: Vec<_> = check_in_chunks(ops, domain, signer_of)
+            .into_iter()
+            .zip(ops)
+            .map(|(answer, op)| match (answer, signed(op)) {
+                (Some(Ok(key)), Some((_, sig))) if !kept.contains_key(&sig.pubkey) => {
+                    (Ok(()), Some((sig.pubkey, key)))
                 }
-                let (answer, (sig, _, signer)) = verified.next().expect("one answer per signed op");
-                match (answer, signer) {
-                    (Ok(_), Signer::Prepared(_)) => (Ok(()), None),
-                    (Ok(key), _) => (Ok(()), Some((sig.pubkey, key))),
-                    (Err(e), _) => (Err(OpError::from(e)), None),
-                }
+                (Some(Err(e)), _) => (Err(OpError::from(e)), None),
+                _ => (Ok(()), None),
             })
             .collect();
 
