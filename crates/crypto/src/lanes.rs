@@ -159,6 +159,41 @@ impl Field52 {
         })
     }
 
+    /// Eight elements already in lane form, limb `k` of every lane in `limbs[k]`.
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub fn load_limbs(&self, limbs: &[[u64; LANES]; LIMBS]) -> Elem {
+        // SAFETY: each `[u64; 8]` is 64 readable bytes; the load is unaligned.
+        limbs.map(|l| unsafe { _mm512_loadu_si512(l.as_ptr().cast()) })
+    }
+
+    /// The modulus as limbs.
+    pub fn modulus_limbs(&self) -> &[u64; LIMBS] {
+        &self.p
+    }
+
+    /// `2p - b`, below `2p` for `b` in `(0, 2p)`, and `2p` for `b = 0` (congruent to `-b`
+    /// either way, and a valid input to every operation here).
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub fn neg(&self, b: &Elem) -> Elem {
+        let mut d: Elem = core::array::from_fn(|k| {
+            _mm512_sub_epi64(_mm512_set1_epi64(self.two_p[k] as i64), b[k])
+        });
+        let mask = _mm512_set1_epi64(MASK as i64);
+        for k in 0..LIMBS - 1 {
+            d[k + 1] = _mm512_add_epi64(d[k + 1], _mm512_srai_epi64::<52>(d[k]));
+            d[k] = _mm512_and_si512(d[k], mask);
+        }
+        d
+    }
+
+    /// `a - b`, below `2p` for inputs below `2p`.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub fn sub(&self, a: &Elem, b: &Elem) -> Elem {
+        self.add(a, &self.neg(b))
+    }
+
     /// `acc += a * b`, unreduced. At most 16 products may go into one accumulator.
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
@@ -233,6 +268,12 @@ impl Field52 {
         let negative = _mm512_cmplt_epi64_mask(d[LIMBS - 1], _mm512_setzero_si512());
         core::array::from_fn(|k| _mm512_mask_blend_epi64(negative, d[k], sum[k]))
     }
+}
+
+/// The lane constants of BN254's scalar field, built once.
+pub fn fr() -> &'static Field52 {
+    static FR: std::sync::OnceLock<Field52> = std::sync::OnceLock::new();
+    FR.get_or_init(Field52::of::<causeway_primitives::Fr>)
 }
 
 /// Carries every limb's bits above 52 into the next limb.
@@ -318,6 +359,8 @@ mod tests {
         check(a, b, |f, x, y| unsafe { f.mul(x, y) }, |x, y| x * y);
         check(a, b, |f, x, y| unsafe { f.add(x, y) }, |x, y| x + y);
         check(a, a, |f, x, _| unsafe { f.square(x) }, |x, _| x.square());
+        check(a, b, |f, x, y| unsafe { f.sub(x, y) }, |x, y| x - y);
+        check(a, b, |f, _, y| unsafe { f.neg(y) }, |_, y| -y);
     }
 
     #[test]
@@ -411,8 +454,8 @@ mod tests {
             let a = a.map(reduce);
             let b = b.map(reduce);
             // SAFETY: only called when the CPU has the features.
-            check(a, b, |f, x, y| unsafe { f.add(&f.mul(x, y), &f.square(y)) },
-                |x, y| x * y + y.square());
+            check(a, b, |f, x, y| unsafe { f.sub(&f.add(&f.mul(x, y), &f.square(y)), x) },
+                |x, y| x * y + y.square() - x);
         }
     }
 }

@@ -31,9 +31,9 @@ pub(crate) struct Cached {
 /// precomputed tables.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct AffineCached {
-    x: Fr,
-    y: Fr,
-    dt: Fr,
+    pub(crate) x: Fr,
+    pub(crate) y: Fr,
+    pub(crate) dt: Fr,
 }
 
 impl AffineCached {

@@ -17,6 +17,8 @@
 
 mod extended;
 mod fixed_base;
+#[cfg(target_arch = "x86_64")]
+mod lanes;
 
 use ark_ff::fields::{Fp256, MontBackend, MontConfig};
 use ark_ff::{AdditiveGroup, BigInt, BigInteger, Field, MontFp, PrimeField, Zero};
@@ -152,6 +154,23 @@ pub fn mul_base8(k: &Scalar) -> Point {
 
 pub(crate) fn mul_base8_extended(k: &BigInt<4>) -> Extended {
     fixed_base::mul_base8(k)
+}
+
+/// For each `(s, table of P, m, r)`: whether `s * BASE8 + m * P == r` (`s, m < 2^252`). Eight
+/// at a time on IFMA lanes where the CPU has them and every table has its lane form; one by
+/// one otherwise. The answers are the same either way.
+pub(crate) fn combinations_equal(items: &[(BigInt<4>, &FixedBase, BigInt<4>, Point)]) -> Vec<bool> {
+    #[cfg(target_arch = "x86_64")]
+    if items.len() > 1
+        && crate::lanes::available()
+        && let Some(answers) = lanes::combinations_equal(items)
+    {
+        return answers;
+    }
+    items
+        .iter()
+        .map(|(s, table, m, r)| mul_base8_extended(s).add(&table.mul(m)).equals_affine(r))
+        .collect()
 }
 
 impl Add for Point {

@@ -139,3 +139,40 @@ proptest! {
         prop_assert!(fixed.is_in_subgroup());
     }
 }
+
+proptest! {
+    /// `s * BASE8 + m * P == r`, answered eight at a time on the lanes (where the CPU has
+    /// them), equals the one-by-one answer: for the true sum, for the sum off by `BASE8`, with
+    /// zero and largest scalars, and for counts across the eight lanes.
+    #[test]
+    fn combinations_on_lanes_match_one_by_one(
+        cases in prop::collection::vec(
+            (any::<[u8; 32]>(), any::<[u8; 32]>(), 0usize..3, any::<bool>(), 0usize..4),
+            0..20,
+        ),
+    ) {
+        use ark_ff::BigInt;
+        let keys: Vec<Point> = (1u64..=4).map(|i| mul_base8(&Scalar::from(i * 7919))).collect();
+        let tables: Vec<FixedBase> = keys.iter().map(FixedBase::new).collect();
+        let top = BigInt::<4>([u64::MAX, u64::MAX, u64::MAX, (1 << 60) - 1]);
+        let pick = |bytes: [u8; 32], edge: usize| match edge {
+            0 => scalar(bytes).into_bigint(),
+            1 => BigInt::<4>::from(0u64),
+            _ => top,
+        };
+        let items: Vec<(BigInt<4>, &FixedBase, BigInt<4>, Point)> = cases
+            .iter()
+            .map(|&(s, m, edge, off, key)| {
+                let (s, m) = (pick(s, edge), pick(m, 2 - edge));
+                let sum = mul_base8_extended(&s).add(&tables[key].mul(&m)).to_affine();
+                (s, &tables[key], m, if off { sum + BASE8 } else { sum })
+            })
+            .collect();
+        let one_by_one: Vec<bool> = items
+            .iter()
+            .map(|(s, t, m, r)| mul_base8_extended(s).add(&t.mul(m)).equals_affine(r))
+            .collect();
+        prop_assert_eq!(&one_by_one, &cases.iter().map(|c| !c.3).collect::<Vec<_>>());
+        prop_assert_eq!(combinations_equal(&items), one_by_one);
+    }
+}

@@ -194,10 +194,14 @@ fn verify_equation(
     if !sig.r8.is_on_curve() {
         return false;
     }
-    let minus_hm = -Scalar::from_le_bytes_mod_order(&fr_to_le(&hm));
     let lhs = babyjubjub::mul_base8_extended(&sig.s.into_bigint())
-        .add(&mul_eight_a(&minus_hm.into_bigint()));
+        .add(&mul_eight_a(&minus_challenge(&hm)));
     lhs.equals_affine(&sig.r8)
+}
+
+/// `-hm mod l`, as an integer below `l`.
+fn minus_challenge(hm: &Fr) -> BigInt<4> {
+    (-Scalar::from_le_bytes_mod_order(&fr_to_le(hm))).into_bigint()
 }
 
 /// A valid public key with a precomputed table of `8 * A` (see [`PublicKey::prepare`]).
@@ -352,18 +356,39 @@ pub fn verify_tx_signatures(
         })
         .collect();
     let mut challenges = poseidon::hash_many(&inputs).into_iter();
-    decoded
+    let checked: Vec<Result<(PublicKey, Signature, Fr), SignatureError>> = decoded
         .into_iter()
-        .zip(items)
-        .map(|(decoded, (_, _, signer))| {
+        .map(|decoded| {
             let (key, sig) = decoded?;
             let hm = challenges
                 .next()
                 .expect("one challenge per decoded signature");
+            Ok((key, sig, hm))
+        })
+        .collect();
+    // The equations of signatures whose keys have tables: `S*Base8 + (-hm)*(8*A) == R8`,
+    // eight at a time where the CPU has the lanes.
+    let combinations: Vec<_> = checked
+        .iter()
+        .zip(items)
+        .filter_map(|(checked, (_, _, signer))| match (checked, signer) {
+            (Ok((_, sig, hm)), Signer::Prepared(table)) => Some((
+                sig.s.into_bigint(),
+                &table.eight_a,
+                minus_challenge(hm),
+                sig.r8,
+            )),
+            _ => None,
+        })
+        .collect();
+    let mut prepared = babyjubjub::combinations_equal(&combinations).into_iter();
+    checked
+        .into_iter()
+        .zip(items)
+        .map(|(checked, (_, _, signer))| {
+            let (key, sig, hm) = checked?;
             let valid = match signer {
-                Signer::Prepared(table) => {
-                    verify_equation(hm, &sig, |minus_hm| table.eight_a.mul(minus_hm))
-                }
+                Signer::Prepared(_) => prepared.next().expect("one answer per prepared key"),
                 Signer::Carried | Signer::Known(_) => key.verify_challenge(hm, &sig),
             };
             if valid {
