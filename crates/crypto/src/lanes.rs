@@ -8,10 +8,11 @@
 //!   in Montgomery form for `R = 2^260`: lane value `x * R mod p`. Limbs are always below
 //!   2^52 ([`Field52`] operations return normalized limbs): IFMA reads only a limb's low 52
 //!   bits, so an unnormalized limb would be silently truncated.
-//! - Values are kept *below 2p*, not reduced: a product of two values below 2^255 is below
-//!   `2^510 / R + p < 2p` after one Montgomery reduction (`p < 2^254`, `R = 2^260`), and a sum
-//!   of up to 16 such products reduced once stays below `2p` too; an addition subtracts `2p`
-//!   when it reaches it. Only [`Field52::store`] reduces to `[0, p)`.
+//! - Values are kept *below 2p*, not reduced: one Montgomery reduction of `T` gives a value
+//!   below `T / R + p`, and `p / R < 1/84` (`p < 2^253.6`, `R = 2^260`), so a product of two
+//!   values below `2p` comes out below `4p^2 / R + p < 2p`, and so does a sum of up to 16 such
+//!   products reduced once (`64p^2 / R < p`); an addition subtracts `2p` when it reaches it.
+//!   Only [`Field52::store`] reduces to `[0, p)`.
 //! - Values enter and leave in arkworks' own Montgomery form (`x * 2^256`), converted with one
 //!   Montgomery multiplication each way, so results are bit-for-bit those of arkworks.
 //!
@@ -194,7 +195,9 @@ impl Field52 {
         self.add(a, &self.neg(b))
     }
 
-    /// `acc += a * b`, unreduced. At most 16 products may go into one accumulator.
+    /// `acc += a * b`, unreduced. One accumulator takes at most 16 products of values below
+    /// `2p`, or 32 where one factor of each is below `p` (a constant): either way their sum is
+    /// below `R * p`, so its reduction is below `2p`.
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub fn mul_acc(&self, acc: &mut Wide, a: &Elem, b: &Elem) {
@@ -215,7 +218,7 @@ impl Field52 {
 
     /// Montgomery reduction of an accumulator: `acc / R mod p`, below `2p`.
     ///
-    /// Each column holds at most 16 * 10 + 10 terms below 2^52 plus a carry: below 2^60.
+    /// Each column holds at most 32 * 10 + 10 terms below 2^52 plus a carry: below 2^61.
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub fn reduce(&self, mut t: Wide) -> Elem {
