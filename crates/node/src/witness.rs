@@ -7,8 +7,10 @@
 //! that follows the committed blocks: for each committed block, in order, it executes the
 //! block's ops on the replica in [`WitnessMode::Record`], checks that they land on the
 //! block's committed root, writes the prover job and marks it produced
-//! ([`JobQueue::set_produced`]). It computes on a background pool ([`crate::priority`]): when
-//! the cores are busy, acknowledging transactions goes first and this stage lags further.
+//! ([`JobQueue::set_produced`]). It computes on a background pool ([`crate::priority`]), and
+//! before each block it waits while the sequencer is acknowledging transactions (at most
+//! [`QUIET_LIMIT`]): when the cores are busy, acknowledging transactions goes first and this
+//! stage lags further.
 //!
 //! Invariants:
 //! 1. **Every committed block gets its job, in order.** Job `n` is submitted after job
@@ -43,6 +45,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 /// A committed block the stage must produce a job for.
 pub struct Task {
@@ -203,6 +206,52 @@ fn check_root(number: u64, got: Fr, committed: Fr) -> Result<(), NodeFatal> {
     }
 }
 
+/// How often the stage looks whether the sequencer is still acknowledging transactions.
+const QUIET_POLL: Duration = Duration::from_millis(50);
+
+/// The longest the stage waits for acceptance to go quiet before each block: under a load
+/// that never stops, it still produces a block every few seconds.
+const QUIET_LIMIT: Duration = Duration::from_secs(2);
+
+/// Watches the sequencer's journal writes (one per command group that accepted ops) so that
+/// the stage computes between bursts of transactions rather than during them.
+///
+/// The background pool's priority alone does not do it: under load, the kernel queued the
+/// node's waking threads on one core while this stage's thread, though in the idle class, ran
+/// on the other (`ps -L` during `causeway bench load`: four of the node's threads runnable on
+/// CPU 0, the witness thread alone on CPU 1; the scheduler counters showed the node's threads
+/// waiting for a CPU as long as they ran).
+struct Acceptance<'a> {
+    progress: &'a Progress,
+    /// The journal-write time last seen.
+    seen: u64,
+}
+
+impl<'a> Acceptance<'a> {
+    fn new(progress: &'a Progress) -> Self {
+        Self {
+            progress,
+            seen: progress.phases.flush_us.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Returns once no journal write happened for [`QUIET_POLL`], at once if none happened
+    /// since the last call, and after [`QUIET_LIMIT`] at the latest.
+    fn wait_until_quiet(&mut self) {
+        let start = Instant::now();
+        loop {
+            // Every journal write adds its (non-zero) duration.
+            let now = self.progress.phases.flush_us.load(Ordering::Relaxed);
+            let quiet = now == self.seen;
+            self.seen = now;
+            if quiet || start.elapsed() >= QUIET_LIMIT {
+                return;
+            }
+            std::thread::sleep(QUIET_POLL);
+        }
+    }
+}
+
 /// The stage's loop: one job per task, in order, until the sender is dropped.
 fn run(
     mut replica: MemoryState,
@@ -215,7 +264,9 @@ fn run(
     // Jobs are submitted in order and marked one by one, so only the block right after the
     // mark can have a job already (submitted just before a crash).
     let maybe_written = produced + 1;
+    let mut acceptance = Acceptance::new(progress);
     while let Ok(task) = rx.recv() {
+        acceptance.wait_until_quiet();
         if task.number != produced + 1 {
             return Err(NodeFatal::Seal(format!(
                 "the witness stage got block {} after block {produced}",
