@@ -19,7 +19,7 @@
 //! Everything here is `#[target_feature(enable = "avx512f,avx512ifma")]`: callers check
 //! [`available`] once and then call through `unsafe`.
 
-use ark_ff::{BigInt, PrimeField};
+use ark_ff::{BigInt, BigInteger, PrimeField};
 use core::arch::x86_64::{
     __m512i, _mm512_add_epi64, _mm512_and_si512, _mm512_cmplt_epi64_mask, _mm512_loadu_si512,
     _mm512_madd52hi_epu64, _mm512_madd52lo_epu64, _mm512_mask_blend_epi64, _mm512_set1_epi64,
@@ -58,7 +58,7 @@ pub struct Field52 {
     into_lanes: [u64; LIMBS],
     /// `2^256 mod p`: `x * 2^260` times this, reduced, is arkworks' `x * 2^256`.
     out_of_lanes: [u64; LIMBS],
-    modulus: [u64; 4],
+    modulus: BigInt<4>,
 }
 
 /// Splits a 256-bit little-endian integer into five 52-bit limbs.
@@ -106,7 +106,7 @@ impl Field52 {
             n0: inv.wrapping_neg() & MASK,
             into_lanes: canonical(two.pow([264])),
             out_of_lanes: canonical(two.pow([256])),
-            modulus: m,
+            modulus: F::MODULUS,
         }
     }
 
@@ -130,8 +130,7 @@ impl Field52 {
                 limbs[k][lane] = l;
             }
         }
-        // SAFETY: each `[u64; 8]` is 64 readable bytes; the load is unaligned.
-        let raw = limbs.map(|l| unsafe { _mm512_loadu_si512(l.as_ptr().cast()) });
+        let raw = self.load_limbs(&limbs);
         self.mul(&raw, &self.splat(&self.into_lanes))
     }
 
@@ -145,18 +144,12 @@ impl Field52 {
             unsafe { _mm512_storeu_si512(limbs[k].as_mut_ptr().cast(), *v) };
         }
         core::array::from_fn(|lane| {
-            let mut w = from_limbs(&core::array::from_fn(|k| limbs[k][lane]));
+            let mut w = BigInt(from_limbs(&core::array::from_fn(|k| limbs[k][lane])));
             // Below 2p: one conditional subtraction.
-            if !lt(&w, &self.modulus) {
-                let mut borrow = 0u64;
-                for (wi, mi) in w.iter_mut().zip(&self.modulus) {
-                    let (d, b1) = wi.overflowing_sub(*mi);
-                    let (d, b2) = d.overflowing_sub(borrow);
-                    *wi = d;
-                    borrow = u64::from(b1 | b2);
-                }
+            if w >= self.modulus {
+                w.sub_with_borrow(&self.modulus);
             }
-            w
+            w.0
         })
     }
 
@@ -177,15 +170,9 @@ impl Field52 {
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub fn neg(&self, b: &Elem) -> Elem {
-        let mut d: Elem = core::array::from_fn(|k| {
+        carry_signed(core::array::from_fn(|k| {
             _mm512_sub_epi64(_mm512_set1_epi64(self.two_p[k] as i64), b[k])
-        });
-        let mask = _mm512_set1_epi64(MASK as i64);
-        for k in 0..LIMBS - 1 {
-            d[k + 1] = _mm512_add_epi64(d[k + 1], _mm512_srai_epi64::<52>(d[k]));
-            d[k] = _mm512_and_si512(d[k], mask);
-        }
-        d
+        }))
     }
 
     /// `a - b`, below `2p` for inputs below `2p`.
@@ -260,14 +247,9 @@ impl Field52 {
         let sum = normalize(core::array::from_fn(|k| _mm512_add_epi64(a[k], b[k])));
         // sum - 2p with signed limbs, borrows carried up by arithmetic shifts; keep `sum`
         // where that went negative.
-        let mut d: Elem = core::array::from_fn(|k| {
+        let d = carry_signed(core::array::from_fn(|k| {
             _mm512_sub_epi64(sum[k], _mm512_set1_epi64(self.two_p[k] as i64))
-        });
-        let mask = _mm512_set1_epi64(MASK as i64);
-        for k in 0..LIMBS - 1 {
-            d[k + 1] = _mm512_add_epi64(d[k + 1], _mm512_srai_epi64::<52>(d[k]));
-            d[k] = _mm512_and_si512(d[k], mask);
-        }
+        }));
         let negative = _mm512_cmplt_epi64_mask(d[LIMBS - 1], _mm512_setzero_si512());
         core::array::from_fn(|k| _mm512_mask_blend_epi64(negative, d[k], sum[k]))
     }
@@ -277,6 +259,19 @@ impl Field52 {
 pub fn fr() -> &'static Field52 {
     static FR: std::sync::OnceLock<Field52> = std::sync::OnceLock::new();
     FR.get_or_init(Field52::of::<causeway_primitives::Fr>)
+}
+
+/// Carries signed limbs (each above -2^53 and below 2^53) into 52-bit ones, borrows taken
+/// from the next limb by arithmetic shifts; only the top limb keeps a sign: the value's.
+#[inline]
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn carry_signed(mut d: Elem) -> Elem {
+    let mask = _mm512_set1_epi64(MASK as i64);
+    for k in 0..LIMBS - 1 {
+        d[k + 1] = _mm512_add_epi64(d[k + 1], _mm512_srai_epi64::<52>(d[k]));
+        d[k] = _mm512_and_si512(d[k], mask);
+    }
+    d
 }
 
 /// Carries every limb's bits above 52 into the next limb.
@@ -289,16 +284,6 @@ fn normalize(mut x: Elem) -> Elem {
         x[k] = _mm512_and_si512(x[k], mask);
     }
     x
-}
-
-/// `a < b` for 256-bit little-endian integers.
-fn lt(a: &[u64; 4], b: &[u64; 4]) -> bool {
-    for i in (0..4).rev() {
-        if a[i] != b[i] {
-            return a[i] < b[i];
-        }
-    }
-    false
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ type Constant = [u64; LIMBS];
 
 /// One width's optimized parameters in lane form (see [`OptimizedParams`]).
 pub(super) struct LaneParams {
-    field: Field52,
+    field: &'static Field52,
     t: usize,
     half_full_rounds: usize,
     full_constants: Vec<Constant>,
@@ -34,7 +34,7 @@ static PARAMS: [OnceLock<LaneParams>; super::MAX_INPUTS] =
 pub(super) fn params(inputs: usize) -> &'static LaneParams {
     PARAMS[inputs - 1].get_or_init(|| {
         let p: &OptimizedParams = super::params(inputs);
-        let field = Field52::of::<Fr>();
+        let field = crate::lanes::fr();
         let lane = |v: &[Fr]| v.iter().map(|c| field.constant(*c)).collect::<Vec<_>>();
         LaneParams {
             t: p.t,
@@ -53,7 +53,7 @@ impl LaneParams {
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
     fn pow5(&self, x: &Elem) -> Elem {
-        let f = &self.field;
+        let f = self.field;
         let x4 = f.square(&f.square(x));
         f.mul(&x4, x)
     }
@@ -63,7 +63,7 @@ impl LaneParams {
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
     fn dense(&self, m: &[Constant], state: &mut [Elem; MAX_T]) {
-        let f = &self.field;
+        let f = self.field;
         let t = self.t;
         let mut out = *state;
         for (o, row) in out.iter_mut().zip(m.chunks_exact(t)) {
@@ -79,7 +79,7 @@ impl LaneParams {
     #[inline]
     #[target_feature(enable = "avx512f,avx512ifma")]
     fn full_round(&self, round: usize, state: &mut [Elem; MAX_T]) {
-        let f = &self.field;
+        let f = self.field;
         let t = self.t;
         for (s, c) in state[..t]
             .iter_mut()
@@ -93,7 +93,7 @@ impl LaneParams {
     /// The permutation of eight states at once (lanes of `state[..t]`).
     #[target_feature(enable = "avx512f,avx512ifma")]
     fn permute(&self, state: &mut [Elem; MAX_T]) {
-        let f = &self.field;
+        let f = self.field;
         let t = self.t;
         let half = self.half_full_rounds;
         for round in 0..half {
@@ -126,7 +126,7 @@ impl LaneParams {
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub(super) fn hash8<const N: usize>(&self, inputs: &[[Fr; N]; LANES]) -> [Fr; LANES] {
         debug_assert_eq!(N + 1, self.t);
-        let f = &self.field;
+        let f = self.field;
         let zero = f.splat(&[0; LIMBS]);
         let mut state = [zero; MAX_T];
         for (i, s) in state[1..=N].iter_mut().enumerate() {
