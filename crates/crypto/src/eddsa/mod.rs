@@ -84,7 +84,12 @@ fn fr_to_le(f: &Fr) -> [u8; 32] {
 
 /// The challenge `hm = Poseidon(R8.x, R8.y, A.x, A.y, msg)`.
 fn challenge(r8: &Point, a: &Point, msg: Fr) -> Fr {
-    poseidon::hash5(&[r8.x, r8.y, a.x, a.y, msg])
+    poseidon::hash5(&challenge_inputs(r8, a, msg))
+}
+
+/// What the challenge hashes, in circomlib's order.
+fn challenge_inputs(r8: &Point, a: &Point, msg: Fr) -> [Fr; 5] {
+    [r8.x, r8.y, a.x, a.y, msg]
 }
 
 impl PrivateKey {
@@ -352,7 +357,7 @@ pub fn verify_tx_signatures(
         .zip(items)
         .filter_map(|(decoded, (_, msg, _))| {
             let (key, sig) = decoded.as_ref().ok()?;
-            Some([sig.r8.x, sig.r8.y, key.0.x, key.0.y, *msg])
+            Some(challenge_inputs(&sig.r8, &key.0, *msg))
         })
         .collect();
     let mut challenges = poseidon::hash_many(&inputs).into_iter();
