@@ -18,6 +18,12 @@
 //!
 //! Everything here is `#[target_feature(enable = "avx512f,avx512ifma")]`: callers check
 //! [`available`] once and then call through `unsafe`.
+//!
+//! # Safety
+//!
+//! Every `unsafe` function here has the one requirement above, so it is stated once: the
+//! CPU must have AVX-512F and AVX-512 IFMA ([`available`] returns true).
+#![allow(clippy::missing_safety_doc)]
 
 use ark_ff::{BigInt, BigInteger, PrimeField};
 use core::arch::x86_64::{

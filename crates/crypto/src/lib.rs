@@ -5,8 +5,8 @@
 //! - [`babyjubjub`]: the curve, its group law and circomlib's 32-byte point encoding.
 //! - [`eddsa`]: L2 keys, signing, and verification of the signatures carried by L2 ops.
 //! - [`l2key`]: deriving a user's L2 key from one Ethereum `personal_sign` signature.
-//! - `lanes` (x86-64): field arithmetic on eight lanes with AVX-512 IFMA, under
-//!   [`poseidon::hash_many`].
+//! - [`lanes`] (x86-64): field arithmetic on eight lanes with AVX-512 IFMA, under
+//!   [`poseidon::hash_many`] and the prover's multi-scalar multiplications.
 //!
 //! Everything is checked against vectors produced by circomlibjs itself
 //! (`vectors/gen.js` writes `vectors/circomlibjs.json`). The crate does no IO; its only
@@ -20,7 +20,7 @@ pub mod babyjubjub;
 pub mod eddsa;
 pub mod l2key;
 #[cfg(target_arch = "x86_64")]
-mod lanes;
+pub mod lanes;
 pub mod poseidon;
 
 pub use eddsa::{
