@@ -251,20 +251,41 @@ impl Field52 {
     #[target_feature(enable = "avx512f,avx512ifma")]
     pub fn add(&self, a: &Elem, b: &Elem) -> Elem {
         let sum = normalize(core::array::from_fn(|k| _mm512_add_epi64(a[k], b[k])));
-        // sum - 2p with signed limbs, borrows carried up by arithmetic shifts; keep `sum`
-        // where that went negative.
-        let d = carry_signed(core::array::from_fn(|k| {
-            _mm512_sub_epi64(sum[k], _mm512_set1_epi64(self.two_p[k] as i64))
-        }));
-        let negative = _mm512_cmplt_epi64_mask(d[LIMBS - 1], _mm512_setzero_si512());
-        core::array::from_fn(|k| _mm512_mask_blend_epi64(negative, d[k], sum[k]))
+        subtract_if_not_below(sum, &self.two_p)
     }
+
+    /// The canonical representative (below `p`) of a value below `2p`: lane values equal as
+    /// field elements are then equal limb for limb.
+    #[inline]
+    #[target_feature(enable = "avx512f,avx512ifma")]
+    pub fn canonical(&self, x: &Elem) -> Elem {
+        subtract_if_not_below(*x, &self.p)
+    }
+}
+
+/// `x - m` in the lanes where `x >= m`, `x` in the others (normalized limbs in and out).
+#[inline]
+#[target_feature(enable = "avx512f,avx512ifma")]
+fn subtract_if_not_below(x: Elem, m: &[u64; LIMBS]) -> Elem {
+    // x - m with signed limbs, borrows carried up by arithmetic shifts; keep `x` where that
+    // went negative.
+    let d = carry_signed(core::array::from_fn(|k| {
+        _mm512_sub_epi64(x[k], _mm512_set1_epi64(m[k] as i64))
+    }));
+    let negative = _mm512_cmplt_epi64_mask(d[LIMBS - 1], _mm512_setzero_si512());
+    core::array::from_fn(|k| _mm512_mask_blend_epi64(negative, d[k], x[k]))
 }
 
 /// The lane constants of BN254's scalar field, built once.
 pub fn fr() -> &'static Field52 {
     static FR: std::sync::OnceLock<Field52> = std::sync::OnceLock::new();
     FR.get_or_init(Field52::of::<causeway_primitives::Fr>)
+}
+
+/// The lane constants of BN254's base field (the coordinates of G1 points), built once.
+pub fn fq() -> &'static Field52 {
+    static FQ: std::sync::OnceLock<Field52> = std::sync::OnceLock::new();
+    FQ.get_or_init(Field52::of::<ark_bn254::Fq>)
 }
 
 /// Carries signed limbs (each above -2^53 and below 2^53) into 52-bit ones, borrows taken
@@ -434,6 +455,39 @@ mod tests {
                 Fq::new_unchecked(BigInt(out[lane])),
                 a[lane] * b[lane] + a[lane]
             );
+        }
+    }
+
+    #[test]
+    fn canonical_gives_the_one_representative_below_p() {
+        if !available() {
+            return;
+        }
+        let f = fr();
+        let values = edge_values();
+        for chunk in values.chunks(LANES) {
+            let xs: [Fr; LANES] = core::array::from_fn(|i| chunk[i % chunk.len()]);
+            let expected: [[u64; LIMBS]; LANES] = xs.map(|x| f.constant(x));
+            // The same values plus p (still below 2p), written as limbs directly.
+            let plus_p: [[u64; LIMBS]; LANES] = expected.map(|limbs| {
+                let mut w = BigInt(from_limbs(&limbs));
+                w.add_with_carry(&f.modulus);
+                to_limbs(&w.0)
+            });
+            let transpose = |v: &[[u64; LIMBS]; LANES]| -> [[u64; LANES]; LIMBS] {
+                core::array::from_fn(|k| core::array::from_fn(|lane| v[lane][k]))
+            };
+            // SAFETY: the CPU has the features.
+            unsafe {
+                for input in [&expected, &plus_p] {
+                    let c = f.canonical(&f.load_limbs(&transpose(input)));
+                    let mut out = [[0u64; LANES]; LIMBS];
+                    for (k, v) in c.iter().enumerate() {
+                        _mm512_storeu_si512(out[k].as_mut_ptr().cast(), *v);
+                    }
+                    assert_eq!(out, transpose(&expected));
+                }
+            }
         }
     }
 

@@ -9,6 +9,9 @@
 //!   inversion (Montgomery's trick): ~6 multiplications per addition instead of ~11 for
 //!   arkworks' mixed Jacobian addition. Small inputs, whose batches could not amortise an
 //!   inversion, use Jacobian buckets instead;
+//! - on a CPU with AVX-512 IFMA, G1's affine buckets live in lane form and a batch's
+//!   additions run eight at a time (`lanes`: eight interleaved Montgomery chains per
+//!   inversion);
 //! - zero scalars cost nothing and scalars equal to 1 (R1CS bits) are summed once, apart from
 //!   the windows, instead of piling into one bucket;
 //! - windows run in parallel on rayon's pool, and the window size is chosen by a cost model
@@ -31,6 +34,9 @@
 use ark_ec::short_weierstrass::{Affine, Projective, SWCurveConfig};
 use ark_ff::{AdditiveGroup, BigInteger, Field, PrimeField, Zero};
 use rayon::prelude::*;
+
+#[cfg(target_arch = "x86_64")]
+mod lanes;
 
 /// The scalar type `msm` takes: the scalar field's integer representation.
 pub type ScalarBigInt<P> = <<P as ark_ec::CurveConfig>::ScalarField as PrimeField>::BigInt;
@@ -147,6 +153,13 @@ fn msm_with_window<P: SWCurveConfig>(
     // Booth digits of window w read bit w·c + c − 1 as the sign, so that bit of the top
     // window must lie above every scalar's top bit: windows·c > num_bits.
     let windows = if num_bits <= 1 { 0 } else { num_bits / c + 1 };
+    // G1's affine buckets run on the lanes when the CPU has them: the points go to lane
+    // form once here, not once per window.
+    #[cfg(target_arch = "x86_64")]
+    let prepared = match buckets {
+        Buckets::Affine { .. } if windows > 0 => lanes::Prepared::new(bases, scalars),
+        _ => None,
+    };
     // Task `windows` (the last) sums the points whose scalar is 1.
     let sums: Vec<Projective<P>> = (0..windows + 1)
         .into_par_iter()
@@ -162,6 +175,10 @@ fn msm_with_window<P: SWCurveConfig>(
                 // In chunks, so that a thread that finishes its windows early can help.
                 ones.par_chunks(1 << 14).map(sum_points).sum()
             } else {
+                #[cfg(target_arch = "x86_64")]
+                if let (Some(prepared), Buckets::Affine { batch }) = (&prepared, buckets) {
+                    return prepared.window_sum(task, c, batch);
+                }
                 window_sum(bases, scalars, task, c, buckets)
             }
         })
@@ -249,7 +266,7 @@ fn window_sum<P: SWCurveConfig>(
     match buckets {
         Buckets::Jacobian => jacobian_window_sum(digits, c),
         Buckets::Affine { batch } => {
-            let mut acc = BucketAccumulator::<P>::new(c, batch);
+            let mut acc = BucketAccumulator::new(AffineBuckets::<P>::new(c, batch), c, batch);
             for (bucket, q) in digits {
                 acc.push(bucket, q);
             }
@@ -277,9 +294,23 @@ fn jacobian_window_sum<P: SWCurveConfig>(
 }
 
 /// One addition waiting for the batch's shared inversion: bucket += point (finite).
-struct Pending<P: SWCurveConfig> {
+#[derive(Clone, Copy)]
+struct Pending<T> {
     bucket: u32,
-    point: Affine<P>,
+    point: T,
+}
+
+/// A window's affine buckets: where they live and how a batch of additions is applied to
+/// them with one shared inversion.
+trait BucketArray<P: SWCurveConfig> {
+    /// What an addition carries: the point itself, or where to find it.
+    type Point: Copy;
+    /// Applies every addition of `pending`, whose buckets are distinct.
+    fn apply(&mut self, pending: &[Pending<Self::Point>]);
+    /// The point an addition adds, for the additions left to the reduction.
+    fn point(&self, q: Self::Point) -> Affine<P>;
+    /// Every bucket as an affine point (the point at infinity for an empty one).
+    fn into_affine(self) -> Vec<Affine<P>>;
 }
 
 /// How a pending addition is carried out, decided when its batch is applied.
@@ -342,37 +373,30 @@ impl Step {
     }
 }
 
-/// Affine buckets of one window with batched additions (see the module invariants).
-struct BucketAccumulator<P: SWCurveConfig> {
-    buckets: Vec<Affine<P>>,
+/// A window's batched additions into the buckets of a [`BucketArray`] (see the module
+/// invariants): which buckets are busy, what waits, what is left to the reduction.
+struct BucketAccumulator<P: SWCurveConfig, B: BucketArray<P>> {
+    buckets: B,
     /// Bit b set: bucket b has a pending addition.
     busy: Vec<u64>,
-    pending: Vec<Pending<P>>,
-    /// Scratch for `apply`, kept to reuse their allocations: the pending additions' buckets,
-    /// their steps, and `prefix[i]` = Π of the denominators of `pending[..=i]`.
-    gathered: Vec<Affine<P>>,
-    steps: Vec<Step>,
-    prefix: Vec<P::BaseField>,
+    pending: Vec<Pending<B::Point>>,
     /// Additions to buckets that were busy, retried after the batch is applied.
-    queue: Vec<(u32, Affine<P>)>,
-    retry: Vec<(u32, Affine<P>)>,
+    queue: Vec<Pending<B::Point>>,
+    retry: Vec<Pending<B::Point>>,
     /// Additions left to the reduction (Jacobian), when conflicts outpace the batches.
-    spilled: Vec<(u32, Affine<P>)>,
+    spilled: Vec<Pending<B::Point>>,
     batch: usize,
     queue_cap: usize,
+    curve: std::marker::PhantomData<P>,
 }
 
-impl<P: SWCurveConfig> BucketAccumulator<P> {
-    fn new(c: usize, batch: usize) -> Self {
+impl<P: SWCurveConfig, B: BucketArray<P>> BucketAccumulator<P, B> {
+    fn new(buckets: B, c: usize, batch: usize) -> Self {
         let batch = batch.max(1);
-        let buckets = 1usize << (c - 1);
         Self {
-            buckets: vec![Affine::identity(); buckets],
-            busy: vec![0; buckets.div_ceil(64)],
+            buckets,
+            busy: vec![0; (1usize << (c - 1)).div_ceil(64)],
             pending: Vec::with_capacity(batch),
-            gathered: Vec::with_capacity(batch),
-            steps: Vec::with_capacity(batch),
-            prefix: Vec::with_capacity(batch),
             queue: Vec::new(),
             retry: Vec::new(),
             spilled: Vec::new(),
@@ -381,13 +405,17 @@ impl<P: SWCurveConfig> BucketAccumulator<P> {
             // the batch long means skewed digits, and retrying it costs at most a few offers
             // per applied addition.
             queue_cap: (batch / 4).max(16),
+            curve: std::marker::PhantomData,
         }
     }
 
     /// bucket += q (q finite), applying the batch once it is full.
     #[inline]
-    fn push(&mut self, bucket: usize, q: Affine<P>) {
-        self.offer(bucket, q);
+    fn push(&mut self, bucket: usize, q: B::Point) {
+        self.offer(Pending {
+            bucket: bucket as u32,
+            point: q,
+        });
         if self.pending.len() >= self.batch {
             self.flush();
         } else if self.queue.len() >= self.queue_cap {
@@ -402,21 +430,20 @@ impl<P: SWCurveConfig> BucketAccumulator<P> {
         }
     }
 
-    /// Adds bucket += q to the batch, or queues it if the bucket already has a pending
-    /// addition. Touches only the small busy bitmap: the bucket itself is read in `apply`,
-    /// where the reads of a whole batch are issued together and their cache misses overlap.
+    /// Adds an addition to the batch, or queues it if its bucket already has a pending
+    /// addition. Touches only the small busy bitmap: the bucket itself is read when the
+    /// batch is applied, where the reads of a whole batch are issued together and their
+    /// cache misses overlap.
     #[inline]
-    fn offer(&mut self, bucket: usize, q: Affine<P>) {
+    fn offer(&mut self, e: Pending<B::Point>) {
+        let bucket = e.bucket as usize;
         let (word, bit) = (bucket / 64, 1u64 << (bucket % 64));
         if self.busy[word] & bit != 0 {
-            self.queue.push((bucket as u32, q));
+            self.queue.push(e);
             return;
         }
         self.busy[word] |= bit;
-        self.pending.push(Pending {
-            bucket: bucket as u32,
-            point: q,
-        });
+        self.pending.push(e);
     }
 
     /// Applies the batch, then offers the queued additions again.
@@ -424,8 +451,8 @@ impl<P: SWCurveConfig> BucketAccumulator<P> {
         self.apply();
         let mut retry = std::mem::take(&mut self.retry);
         std::mem::swap(&mut self.queue, &mut retry);
-        for (bucket, q) in retry.drain(..) {
-            self.offer(bucket as usize, q);
+        for e in retry.drain(..) {
+            self.offer(e);
         }
         self.retry = retry;
     }
@@ -435,16 +462,77 @@ impl<P: SWCurveConfig> BucketAccumulator<P> {
         if self.pending.is_empty() {
             return;
         }
+        self.buckets.apply(&self.pending);
+        for e in &self.pending {
+            let b = e.bucket as usize;
+            self.busy[b / 64] &= !(1u64 << (b % 64));
+        }
+        self.pending.clear();
+    }
+
+    /// Σ_b (b + 1)·bucket_b, including spilled additions, by running sums from the top.
+    fn finish(mut self) -> Projective<P> {
+        self.flush();
+        self.apply();
+        self.spilled.append(&mut self.queue);
+        // Descending by bucket, to meet them in the reduction's order.
+        let mut spilled: Vec<(u32, Affine<P>)> = self
+            .spilled
+            .iter()
+            .map(|e| (e.bucket, self.buckets.point(e.point)))
+            .collect();
+        spilled.sort_unstable_by_key(|&(b, _)| std::cmp::Reverse(b));
+        let mut spilled = spilled.iter().peekable();
+        let mut running = Projective::<P>::zero();
+        let mut total = Projective::<P>::zero();
+        for (b, bucket) in self.buckets.into_affine().iter().enumerate().rev() {
+            if !bucket.infinity {
+                running += bucket;
+            }
+            while let Some((_, q)) = spilled.next_if(|(sb, _)| *sb as usize == b) {
+                running += q;
+            }
+            total += &running;
+        }
+        total
+    }
+}
+
+/// Affine buckets as arkworks points, for any curve; the additions carry their points.
+struct AffineBuckets<P: SWCurveConfig> {
+    buckets: Vec<Affine<P>>,
+    /// Scratch for `apply`, kept to reuse their allocations: the pending additions' buckets,
+    /// their steps, and `prefix[i]` = Π of the denominators of `pending[..=i]`.
+    gathered: Vec<Affine<P>>,
+    steps: Vec<Step>,
+    prefix: Vec<P::BaseField>,
+}
+
+impl<P: SWCurveConfig> AffineBuckets<P> {
+    fn new(c: usize, batch: usize) -> Self {
+        Self {
+            buckets: vec![Affine::identity(); 1usize << (c - 1)],
+            gathered: Vec::with_capacity(batch),
+            steps: Vec::with_capacity(batch),
+            prefix: Vec::with_capacity(batch),
+        }
+    }
+}
+
+impl<P: SWCurveConfig> BucketArray<P> for AffineBuckets<P> {
+    type Point = Affine<P>;
+
+    fn apply(&mut self, pending: &[Pending<Affine<P>>]) {
         // A loop doing nothing but loads, so that many bucket misses are in flight at once.
         let buckets = &self.buckets;
         self.gathered.clear();
         self.gathered
-            .extend(self.pending.iter().map(|e| buckets[e.bucket as usize]));
+            .extend(pending.iter().map(|e| buckets[e.bucket as usize]));
 
         self.steps.clear();
         self.prefix.clear();
         let mut product = P::BaseField::ONE;
-        for (a, e) in self.gathered.iter().zip(&self.pending) {
+        for (a, e) in self.gathered.iter().zip(pending) {
             let step = Step::of(a, &e.point);
             if let Some(den) = step.denominator(a, &e.point) {
                 product *= den;
@@ -458,10 +546,9 @@ impl<P: SWCurveConfig> BucketAccumulator<P> {
         let mut inv = product
             .inverse()
             .expect("denominators of pending additions are nonzero");
-        for i in (0..self.pending.len()).rev() {
-            let e = &self.pending[i];
+        for i in (0..pending.len()).rev() {
+            let e = &pending[i];
             let b = e.bucket as usize;
-            self.busy[b / 64] &= !(1u64 << (b % 64));
             let (a, q) = (&self.gathered[i], &e.point);
             let step = self.steps[i];
             let Some(den) = step.denominator(a, q) else {
@@ -481,30 +568,14 @@ impl<P: SWCurveConfig> BucketAccumulator<P> {
             inv *= den;
             self.buckets[b] = step.divided_sum(a, q, inv_i);
         }
-        self.pending.clear();
     }
 
-    /// Σ_b (b + 1)·bucket_b, including spilled additions, by running sums from the top.
-    fn finish(mut self) -> Projective<P> {
-        self.flush();
-        self.apply();
-        self.spilled.append(&mut self.queue);
-        // Descending by bucket, to meet them in the reduction's order.
-        self.spilled
-            .sort_unstable_by_key(|&(b, _)| std::cmp::Reverse(b));
-        let mut spilled = self.spilled.iter().peekable();
-        let mut running = Projective::<P>::zero();
-        let mut total = Projective::<P>::zero();
-        for (b, bucket) in self.buckets.iter().enumerate().rev() {
-            if !bucket.infinity {
-                running += bucket;
-            }
-            while let Some((_, q)) = spilled.next_if(|(sb, _)| *sb as usize == b) {
-                running += q;
-            }
-            total += &running;
-        }
-        total
+    fn point(&self, q: Affine<P>) -> Affine<P> {
+        q
+    }
+
+    fn into_affine(self) -> Vec<Affine<P>> {
+        self.buckets
     }
 }
 
