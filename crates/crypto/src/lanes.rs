@@ -64,6 +64,8 @@ pub struct Field52 {
     into_lanes: [u64; LIMBS],
     /// `2^256 mod p`: `x * 2^260` times this, reduced, is arkworks' `x * 2^256`.
     out_of_lanes: [u64; LIMBS],
+    /// `2^260 mod p`: 1 in lane form.
+    one: [u64; LIMBS],
     modulus: BigInt<4>,
 }
 
@@ -112,6 +114,7 @@ impl Field52 {
             n0: inv.wrapping_neg() & MASK,
             into_lanes: canonical(two.pow([264])),
             out_of_lanes: canonical(two.pow([256])),
+            one: canonical(two.pow([260])),
             modulus: F::MODULUS,
         }
     }
@@ -119,6 +122,11 @@ impl Field52 {
     /// The lane form (`c * 2^260 mod p`, limbs) of a constant, to [`Self::splat`] later.
     pub fn constant<F: PrimeField<BigInt = BigInt<4>>>(&self, c: F) -> [u64; LIMBS] {
         to_limbs(&(c * F::from(2u64).pow([260])).into_bigint().0)
+    }
+
+    /// 1 in lane form, to [`Self::splat`].
+    pub fn one(&self) -> &[u64; LIMBS] {
+        &self.one
     }
 
     /// A constant in every lane.

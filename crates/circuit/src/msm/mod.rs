@@ -9,9 +9,9 @@
 //!   inversion (Montgomery's trick): ~6 multiplications per addition instead of ~11 for
 //!   arkworks' mixed Jacobian addition. Small inputs, whose batches could not amortise an
 //!   inversion, use Jacobian buckets instead;
-//! - on a CPU with AVX-512 IFMA, G1's affine buckets live in lane form and a batch's
-//!   additions run eight at a time (`lanes`: eight interleaved Montgomery chains per
-//!   inversion);
+//! - on a CPU with AVX-512 IFMA, G1's and G2's affine buckets live in lane form and a
+//!   batch's additions run eight at a time (`lanes`: eight interleaved Montgomery chains per
+//!   inversion, Fq2 as three lane products);
 //! - zero scalars cost nothing and scalars equal to 1 (R1CS bits) are summed once, apart from
 //!   the windows, instead of piling into one bucket;
 //! - windows run in parallel on rayon's pool, and the window size is chosen by a cost model
