@@ -308,6 +308,12 @@ pub(super) enum Prepared<'s> {
     G2(Points<'s, G2Coords>),
 }
 
+/// Whether `P`'s affine buckets run on the lanes: it is G1 or G2 and the CPU has them.
+pub(super) fn applies<P: SWCurveConfig>() -> bool {
+    let id = TypeId::of::<P>();
+    (id == TypeId::of::<g1::Config>() || id == TypeId::of::<g2::Config>()) && lanes::available()
+}
+
 impl<'s> Prepared<'s> {
     /// The lane form of `bases`' points with scalars above 1, when `P` is BN254's G1 or G2
     /// and the CPU has the lane instructions; `None` otherwise.

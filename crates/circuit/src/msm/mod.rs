@@ -74,7 +74,11 @@ pub fn msm<P: SWCurveConfig>(bases: &[Affine<P>], scalars: &[ScalarBigInt<P>]) -
     let (bases, scalars) = (&bases[..n], &scalars[..n]);
     let (num_bits, general) = scalar_stats(scalars);
     let threads = rayon::current_num_threads();
-    let (c, buckets) = plan(general, num_bits, threads, size_of::<Affine<P>>());
+    #[cfg(target_arch = "x86_64")]
+    let on_lanes = lanes::applies::<P>();
+    #[cfg(not(target_arch = "x86_64"))]
+    let on_lanes = false;
+    let (c, buckets) = plan(general, num_bits, threads, size_of::<Affine<P>>(), on_lanes);
     msm_with_window(bases, scalars, c, buckets, num_bits)
 }
 
@@ -94,21 +98,36 @@ fn scalar_stats<B: BigInteger>(scalars: &[B]) -> (usize, usize) {
 }
 
 /// Window size and bucket kind minimising a cost model in field multiplications, for
-/// `points` scalars through the windows and affine points of `point_bytes` bytes. Per window:
-/// each point costs ~13 as a mixed Jacobian addition, or ~8 plus a share of the batch's
-/// inversion (~250) as a batched affine one, plus ~0.5 per doubling of the bucket array past
-/// 1 MiB (bucket reads leave the L2 cache); each bucket costs ~27 (affine) or ~32 (Jacobian)
-/// in the reduction. Windows run `threads` at a time, so a count that leaves a thread idle in
-/// the last round is charged a full round. Fitted to BN254 timings on the 2-core dev machine:
-/// 16-bit windows for 2^20 points, 15-bit for ~400k, in G1 and G2.
-fn plan(points: usize, num_bits: usize, threads: usize, point_bytes: usize) -> (usize, Buckets) {
+/// `points` scalars through the windows and affine points of `point_bytes` bytes, with the
+/// affine additions on the lanes or not. Per window: each point costs ~13 as a mixed Jacobian
+/// addition, or as a batched affine one ~8 (~4 on the lanes) plus a share of the batch's
+/// inversion (~250) plus ~0.5 per doubling of the bucket array past 1 MiB (bucket reads leave
+/// the L2 cache); each bucket costs ~27 (affine) or ~32 (Jacobian) in the reduction. Windows
+/// run `threads` at a time, so a count that leaves a thread idle in the last round is charged
+/// a full round. Fitted to BN254 timings on the 2-core dev machines: in scalar code 16-bit
+/// windows for 2^20 points, 15-bit for ~400k, in G1 and G2; on the lanes, where the reduction
+/// weighs more against the cheaper additions, 15-bit windows for 2^20 G1 points and 13-bit
+/// for 2^18 to 2^20 G2 points.
+fn plan(
+    points: usize,
+    num_bits: usize,
+    threads: usize,
+    point_bytes: usize,
+    on_lanes: bool,
+) -> (usize, Buckets) {
     const ADD_JACOBIAN: f64 = 13.0;
     const ADD_AFFINE: f64 = 8.0;
+    const ADD_AFFINE_LANES: f64 = 4.0;
     const CACHE_PENALTY: f64 = 0.5;
     const INVERSION: f64 = 250.0;
     const REDUCE_JACOBIAN: f64 = 32.0;
     const REDUCE_AFFINE: f64 = 27.0;
     let threads = threads.max(1);
+    let add_affine = if on_lanes {
+        ADD_AFFINE_LANES
+    } else {
+        ADD_AFFINE
+    };
     let cost = |c: usize, buckets: Buckets| {
         let rounds = (num_bits / c + 1).div_ceil(threads) as f64;
         let count = (1usize << (c - 1)) as f64;
@@ -118,7 +137,7 @@ fn plan(points: usize, num_bits: usize, threads: usize, point_bytes: usize) -> (
             Buckets::Affine { batch } => {
                 let mib = count * point_bytes as f64 / f64::from(1 << 20);
                 let add =
-                    ADD_AFFINE + INVERSION / batch as f64 + CACHE_PENALTY * mib.log2().max(0.0);
+                    add_affine + INVERSION / batch as f64 + CACHE_PENALTY * mib.log2().max(0.0);
                 points * add + count * REDUCE_AFFINE
             }
         };
@@ -126,7 +145,7 @@ fn plan(points: usize, num_bits: usize, threads: usize, point_bytes: usize) -> (
     };
     (2..=MAX_WINDOW)
         .flat_map(|c| {
-            let batch = batch_size(c);
+            let batch = batch_size(c, on_lanes);
             [(c, Buckets::Jacobian), (c, Buckets::Affine { batch })]
         })
         .min_by(|&(c1, b1), &(c2, b2)| cost(c1, b1).total_cmp(&cost(c2, b2)))
@@ -134,9 +153,12 @@ fn plan(points: usize, num_bits: usize, threads: usize, point_bytes: usize) -> (
 }
 
 /// Additions per inversion for window size `c`. A batch of k additions into B = 2^(c−1)
-/// buckets meets ~k²/2B conflicts; B/16 keeps them around 3% of the batch.
-fn batch_size(c: usize) -> usize {
-    ((1usize << (c - 1)) / 16).clamp(1, MAX_BATCH)
+/// buckets meets ~k²/2B conflicts; B/16 keeps them around 3% of the batch. On the lanes the
+/// additions are cheap enough that the inversion's share weighs more than the conflicts
+/// (13-bit G2 windows: batches of B/4 took 15% less time than B/16), so B/4.
+fn batch_size(c: usize, on_lanes: bool) -> usize {
+    let divisor = if on_lanes { 4 } else { 16 };
+    ((1usize << (c - 1)) / divisor).clamp(1, MAX_BATCH)
 }
 
 /// [`msm`] with window size `c` (2..=24) and the given buckets, for scalars of at most
@@ -861,7 +883,7 @@ mod tests {
             .sum();
         assert_eq!(msm(&bases, &scalars), expected);
         let affine = |c| Buckets::Affine {
-            batch: batch_size(c),
+            batch: batch_size(c, false),
         };
         for (c, buckets) in [
             (2, affine(2)),
@@ -900,22 +922,41 @@ mod tests {
             size_of::<Affine<g2::Config>>(),
         );
         for n in [1, 10, 100, 1000] {
-            assert_eq!(plan(n, 254, 2, g1).1, Buckets::Jacobian, "n = {n}");
+            assert_eq!(plan(n, 254, 2, g1, false).1, Buckets::Jacobian, "n = {n}");
+        }
+        // Lane additions are cheap enough to pay for an inversion per 64 from ~1000 points.
+        for n in [1, 10, 100] {
+            assert_eq!(plan(n, 254, 2, g1, true).1, Buckets::Jacobian, "n = {n}");
         }
         // 16 windows of 16 bits: 8 rounds on 2 threads, where 15 bits would need 9.
         assert_eq!(
-            plan(1 << 20, 254, 2, g1),
+            plan(1 << 20, 254, 2, g1, false),
             (16, Buckets::Affine { batch: 2048 })
         );
         // ~400k points: the reduction and cache misses of 16 bits outweigh a round.
-        let batch = batch_size(15);
-        assert_eq!(plan(400_000, 254, 2, g1), (15, Buckets::Affine { batch }));
-        assert_eq!(plan(400_000, 254, 2, g2), (15, Buckets::Affine { batch }));
+        let batch = batch_size(15, false);
+        for g in [g1, g2] {
+            assert_eq!(
+                plan(400_000, 254, 2, g, false),
+                (15, Buckets::Affine { batch })
+            );
+        }
         for n in [1 << 14, 1 << 17] {
             assert!(matches!(
-                plan(n, 254, 2, g1),
+                plan(n, 254, 2, g1, false),
                 (12..=16, Buckets::Affine { .. })
             ));
+        }
+        // On the lanes: smaller windows, larger batches.
+        assert_eq!(
+            plan(1 << 20, 254, 2, g1, true),
+            (15, Buckets::Affine { batch: 2048 })
+        );
+        for n in [1 << 18, 600_000] {
+            assert_eq!(
+                plan(n, 254, 2, g2, true),
+                (13, Buckets::Affine { batch: 1024 })
+            );
         }
     }
 
