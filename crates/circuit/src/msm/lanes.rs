@@ -375,6 +375,10 @@ impl<'s, C: Coords> Points<'s, C> {
             .map(|i| u32::try_from(i).expect("an MSM has fewer than 2^32 points"))
             .collect();
         let stride = 2 * C::WORDS;
+        // Gathers address points by 32-bit word offsets.
+        if scalar_of.len() * stride > i32::MAX as usize {
+            return None;
+        }
         let mut words = vec![0u64; scalar_of.len() * stride];
         words
             .par_chunks_mut(LANES * stride * 256)
