@@ -86,30 +86,50 @@ fn dense<const T: usize>(m: &[Fr], state: &[Fr; T]) -> [Fr; T] {
     out
 }
 
+/// `round` is the full round's number among the full rounds (its constants), `number` its
+/// number among all rounds (what `sbox` is told).
 #[inline(always)]
-fn full_round<const T: usize>(p: &OptimizedParams, round: usize, state: &mut [Fr; T]) {
+fn full_round<const T: usize>(
+    p: &OptimizedParams,
+    round: usize,
+    number: usize,
+    state: &mut [Fr; T],
+    sbox: &mut impl FnMut(usize, usize, Fr),
+) {
     let constants = &p.full_constants[round * T..(round + 1) * T];
-    for (s, c) in state.iter_mut().zip(constants) {
+    for (lane, (s, c)) in state.iter_mut().zip(constants).enumerate() {
         *s += c;
+        sbox(number, lane, *s);
         pow5(s);
     }
     *state = dense(&p.mds, state);
 }
 
-/// The Poseidon permutation of width `T`, in optimized form.
-fn permute<const T: usize>(p: &OptimizedParams, state: &mut [Fr; T]) {
+/// The Poseidon permutation of width `T`, in optimized form, telling `sbox` the input of each
+/// S-box (see [`try_hash_traced`]; hashing passes a closure that does nothing, which the
+/// compiler removes).
+fn permute<const T: usize>(
+    p: &OptimizedParams,
+    state: &mut [Fr; T],
+    sbox: &mut impl FnMut(usize, usize, Fr),
+) {
     debug_assert_eq!(p.t, T);
     debug_assert_eq!(p.partial_constants.len(), p.partial_rounds);
     let half = p.half_full_rounds;
     for round in 0..half {
-        full_round(p, round, state);
+        full_round(p, round, round, state, sbox);
     }
     let (last_constant, constants) = p
         .partial_constants
         .split_last()
         .expect("at least one partial round");
-    for (c, m) in constants.iter().zip(p.sparse.chunks_exact(2 * T - 1)) {
+    for (r, (c, m)) in constants
+        .iter()
+        .zip(p.sparse.chunks_exact(2 * T - 1))
+        .enumerate()
+    {
         state[0] += c;
+        sbox(half + r, 0, state[0]);
         pow5(&mut state[0]);
         let w = &m[T..];
         let s0 = state[0];
@@ -121,40 +141,62 @@ fn permute<const T: usize>(p: &OptimizedParams, state: &mut [Fr; T]) {
         state[0] = acc;
     }
     state[0] += last_constant;
+    sbox(half + p.partial_rounds - 1, 0, state[0]);
     pow5(&mut state[0]);
     *state = dense(&p.last_partial_mds, state);
     for round in half..2 * half {
-        full_round(p, round, state);
+        full_round(p, round, round + p.partial_rounds, state, sbox);
     }
 }
 
 #[inline(always)]
 fn hash_width<const T: usize>(inputs: &[Fr]) -> Fr {
+    hash_width_traced::<T>(inputs, &mut |_, _, _| {})
+}
+
+#[inline(always)]
+fn hash_width_traced<const T: usize>(inputs: &[Fr], sbox: &mut impl FnMut(usize, usize, Fr)) -> Fr {
     let mut state = [Fr::zero(); T];
     state[1..].copy_from_slice(inputs);
-    permute(params(T - 1), &mut state);
+    permute(params(T - 1), &mut state, sbox);
     state[0]
 }
 
 /// Poseidon of 1..=16 inputs, or an error for any other count.
 pub fn try_hash(inputs: &[Fr]) -> Result<Fr, PoseidonError> {
+    try_hash_traced(inputs, |_, _, _| {})
+}
+
+/// [`try_hash`], calling `sbox(round, lane, x)` with the input `x` of every S-box, in the
+/// order the permutation applies them: lanes `0..t` in each full round, lane 0 in each
+/// partial round, rounds numbered from 0 as in [`reference_params`].
+///
+/// The inputs are those of the textbook rounds: the optimized form moves constants and
+/// linear layers, never what enters an S-box (the partial rounds' rewrites leave lane 0
+/// alone; the test `traced_sboxes_are_the_reference_rounds` checks it for every width). A
+/// circuit's witness holds each S-box's powers, so its prover can compute them here.
+pub fn try_hash_traced(
+    inputs: &[Fr],
+    mut sbox: impl FnMut(usize, usize, Fr),
+) -> Result<Fr, PoseidonError> {
+    let sbox = &mut sbox;
     Ok(match inputs.len() {
-        1 => hash_width::<2>(inputs),
-        2 => hash_width::<3>(inputs),
-        3 => hash_width::<4>(inputs),
-        4 => hash_width::<5>(inputs),
-        5 => hash_width::<6>(inputs),
-        6 => hash_width::<7>(inputs),
-        7 => hash_width::<8>(inputs),
-        8 => hash_width::<9>(inputs),
-        9 => hash_width::<10>(inputs),
-        10 => hash_width::<11>(inputs),
-        11 => hash_width::<12>(inputs),
-        12 => hash_width::<13>(inputs),
-        13 => hash_width::<14>(inputs),
-        14 => hash_width::<15>(inputs),
-        15 => hash_width::<16>(inputs),
-        16 => hash_width::<17>(inputs),
+        1 => hash_width_traced::<2>(inputs, sbox),
+        2 => hash_width_traced::<3>(inputs, sbox),
+        3 => hash_width_traced::<4>(inputs, sbox),
+        4 => hash_width_traced::<5>(inputs, sbox),
+        5 => hash_width_traced::<6>(inputs, sbox),
+        6 => hash_width_traced::<7>(inputs, sbox),
+        7 => hash_width_traced::<8>(inputs, sbox),
+        8 => hash_width_traced::<9>(inputs, sbox),
+        9 => hash_width_traced::<10>(inputs, sbox),
+        10 => hash_width_traced::<11>(inputs, sbox),
+        11 => hash_width_traced::<12>(inputs, sbox),
+        12 => hash_width_traced::<13>(inputs, sbox),
+        13 => hash_width_traced::<14>(inputs, sbox),
+        14 => hash_width_traced::<15>(inputs, sbox),
+        15 => hash_width_traced::<16>(inputs, sbox),
+        16 => hash_width_traced::<17>(inputs, sbox),
         n => return Err(PoseidonError::InputCount(n)),
     })
 }

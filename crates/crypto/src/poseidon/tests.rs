@@ -15,6 +15,11 @@ fn fr_hex(s: &str) -> Fr {
 /// The permutation written as the reference does it, round by round, for cross-checking
 /// the optimized form.
 fn reference_hash(inputs: &[Fr]) -> Fr {
+    reference_hash_traced(inputs, |_, _, _| {})
+}
+
+/// [`reference_hash`], telling `sbox` each S-box input as [`try_hash_traced`] does.
+fn reference_hash_traced(inputs: &[Fr], mut sbox: impl FnMut(usize, usize, Fr)) -> Fr {
     let t = inputs.len() + 1;
     let p = grain::generate(t, FULL_ROUNDS, PARTIAL_ROUNDS[t - 2]);
     let mut state = vec![Fr::zero()];
@@ -25,7 +30,8 @@ fn reference_hash(inputs: &[Fr]) -> Fr {
             *s += c;
         }
         let full = r < p.full_rounds / 2 || r >= p.full_rounds / 2 + p.partial_rounds;
-        for s in state.iter_mut().take(if full { t } else { 1 }) {
+        for (lane, s) in state.iter_mut().take(if full { t } else { 1 }).enumerate() {
+            sbox(r, lane, *s);
             pow5(s);
         }
         state = p
@@ -83,6 +89,24 @@ fn optimized_matches_reference() {
             .map(|i| Fr::from(0x9e37_79b9_7f4a_7c15u64).pow([i as u64 + 3]) - Fr::from(n as u64))
             .collect();
         assert_eq!(hash(&inputs), reference_hash(&inputs), "{n} inputs");
+    }
+}
+
+#[test]
+fn traced_sboxes_are_the_reference_rounds() {
+    for n in 1..=MAX_INPUTS {
+        let inputs: Vec<Fr> = (0..n)
+            .map(|i| Fr::from(0x51_7cc1_b727_220au64).pow([i as u64 + 5]) + Fr::from(n as u64))
+            .collect();
+        let mut traced = Vec::new();
+        let hash = try_hash_traced(&inputs, |round, lane, x| traced.push((round, lane, x)));
+        let mut reference = Vec::new();
+        let expected =
+            reference_hash_traced(&inputs, |round, lane, x| reference.push((round, lane, x)));
+        assert_eq!(hash, Ok(expected), "{n} inputs");
+        assert_eq!(traced, reference, "{n} inputs");
+        let t = n + 1;
+        assert_eq!(traced.len(), 8 * t + PARTIAL_ROUNDS[t - 2], "{n} inputs");
     }
 }
 
