@@ -3,7 +3,10 @@
 //!
 //! Owns: point witnesses with the on-curve check, the group law, and the two scalar
 //! multiplications EdDSA needs (fixed base from constant tables, variable base with 2-bit
-//! windows).
+//! windows); and, when the constraint system builds no matrices, their native fast paths
+//! (`crate::witness_only`): the same steps on values, with one inversion per addition or
+//! doubling instead of two, leaving the same witnesses. `Base8`'s window tables are computed
+//! once per process.
 //!
 //! Invariants:
 //! - Every [`PointVar`] is on the curve: witnesses are checked when allocated
@@ -13,6 +16,7 @@
 //!   `w` with `w * den = num`.
 //! - Costs: [`PointVar::add`] 6 constraints, [`PointVar::double`] 5.
 
+use crate::witness_only::WitnessOnly;
 use ark_ff::{AdditiveGroup, Field};
 use ark_r1cs_std::R1CSVar;
 use ark_r1cs_std::alloc::AllocVar;
@@ -20,9 +24,11 @@ use ark_r1cs_std::boolean::Boolean;
 use ark_r1cs_std::fields::FieldVar;
 use ark_r1cs_std::fields::fp::FpVar;
 use ark_r1cs_std::select::CondSelectGadget;
-use ark_relations::r1cs::{ConstraintSystemRef, SynthesisError};
-use causeway_crypto::babyjubjub::{COEFF_A, COEFF_D, Point};
+use ark_relations::r1cs::{ConstraintSystemRef, SynthesisError, Variable};
+use causeway_crypto::babyjubjub::{BASE8, COEFF_A, COEFF_D, Point};
 use causeway_primitives::Fr;
+use std::borrow::Cow;
+use std::sync::OnceLock;
 
 /// An affine Baby Jubjub point in the circuit; on the curve by construction.
 #[derive(Debug, Clone)]
@@ -97,6 +103,12 @@ impl PointVar {
     /// `y3 = (y1*y2 - a*x1*x2) / (1 - d*x1*x2*y1*y2)`.
     pub fn add(&self, other: &PointVar) -> Result<PointVar, SynthesisError> {
         let cs = self.cs().or(other.cs());
+        if let Some(mut system) = WitnessOnly::of(&cs)
+            && let Some((p, q)) = variable_point(&system, self).zip(variable_point(&system, other))
+        {
+            let (sum, variables) = add_witnesses(&mut system, p, q)?;
+            return Ok(system_point(&system, sum, variables));
+        }
         let beta = &self.x * &other.y;
         let gamma = &self.y * &other.x;
         // (y1 - a*x1) * (x2 + y2) = y1*y2 - a*x1*x2 - a*beta + gamma
@@ -116,6 +128,12 @@ impl PointVar {
     /// denominators are `1 ± d*x^2*y^2`, those of [`Self::add`] with both inputs equal.
     pub fn double(&self) -> Result<PointVar, SynthesisError> {
         let cs = self.cs();
+        if let Some(mut system) = WitnessOnly::of(&cs)
+            && let Some(p) = variable_point(&system, self)
+        {
+            let (double, variables) = double_witnesses(&mut system, p)?;
+            return Ok(system_point(&system, double, variables));
+        }
         let xx = self.x.square()?;
         let yy = self.y.square()?;
         let xy = &self.x * &self.y;
@@ -135,17 +153,13 @@ impl PointVar {
     /// coordinate) and the addition 6, with no doublings; the first window costs only its
     /// lookup. So `9 * ceil(n / 3) - 6` constraints for `n` bits.
     pub fn fixed_base_mul(base: &Point, bits: &[Boolean<Fr>]) -> Result<PointVar, SynthesisError> {
+        let tables = window_tables(base, bits.len().div_ceil(3));
+        if let Some(product) = fixed_base_mul_witness_only(&tables, bits)? {
+            return Ok(product);
+        }
         let mut acc: Option<PointVar> = None;
-        let mut window_base = *base;
-        for chunk in bits.chunks(3) {
-            let mut table = [Point::IDENTITY; 8];
-            for j in 1..8 {
-                table[j] = table[j - 1] + window_base;
-            }
-            for _ in 0..3 {
-                window_base = window_base.double();
-            }
-            let entry = lookup3(&table, chunk)?;
+        for (chunk, table) in bits.chunks(3).zip(tables.iter()) {
+            let entry = lookup3(table, chunk)?;
             acc = Some(match acc {
                 None => entry,
                 Some(acc) => acc.add(&entry)?,
@@ -159,6 +173,9 @@ impl PointVar {
     /// doublings (10), a lookup (6) and an addition (6); the top window is only a lookup.
     /// So `11 + 6 + 22 * (ceil(n / 2) - 1)` constraints for `n` bits.
     pub fn scalar_mul(&self, bits: &[Boolean<Fr>]) -> Result<PointVar, SynthesisError> {
+        if let Some(product) = self.scalar_mul_witness_only(bits)? {
+            return Ok(product);
+        }
         let p2 = self.double()?;
         let p3 = p2.add(self)?;
         let table = [PointVar::identity(), self.clone(), p2, p3];
@@ -174,12 +191,251 @@ impl PointVar {
         Ok(acc.unwrap_or_else(Self::identity))
     }
 
+    /// [`Self::scalar_mul`] when the constraint system builds no matrices ([`WitnessOnly`]),
+    /// for a variable point and variable bits (anything else takes the full path): the
+    /// same table, windows, lookups, doublings and additions on values, leaving the
+    /// witnesses of each step in the order the full path allocates them.
+    fn scalar_mul_witness_only(
+        &self,
+        bits: &[Boolean<Fr>],
+    ) -> Result<Option<PointVar>, SynthesisError> {
+        let cs = self.cs();
+        let Some(mut system) = WitnessOnly::of(&cs) else {
+            return Ok(None);
+        };
+        let Some(p) = variable_point(&system, self) else {
+            return Ok(None);
+        };
+        let Some(bits) = variable_bits(&system, bits) else {
+            return Ok(None);
+        };
+        let (p2, _) = double_witnesses(&mut system, p)?;
+        let (p3, _) = add_witnesses(&mut system, p2, p)?;
+        let table = [Point::IDENTITY, p, p2, p3];
+        let mut acc: Option<(Point, [Variable; 2])> = None;
+        for chunk in bits.chunks(2).rev() {
+            let entry = lookup2_witnesses(&mut system, &table, chunk)?;
+            acc = Some(match acc {
+                None => entry,
+                Some((acc, _)) => {
+                    let (acc, _) = double_witnesses(&mut system, acc)?;
+                    let (acc, _) = double_witnesses(&mut system, acc)?;
+                    add_witnesses(&mut system, acc, entry.0)?
+                }
+            });
+        }
+        Ok(Some(
+            acc.map_or_else(Self::identity, |(point, variables)| {
+                system_point(&system, point, variables)
+            }),
+        ))
+    }
+
     /// Enforces equality of both coordinates (2 constraints).
     pub fn enforce_equal(&self, other: &PointVar) -> Result<(), SynthesisError> {
         use ark_r1cs_std::eq::EqGadget;
         self.x.enforce_equal(&other.x)?;
         self.y.enforce_equal(&other.y)
     }
+}
+
+/// The window tables of [`PointVar::fixed_base_mul`] for `base`: `tables[w][j]` is
+/// `j * 8^w * base`. Ten point operations per window, each with an inversion, and the same for
+/// every signature: EdDSA's `Base8` tables are computed once per process.
+fn window_tables(base: &Point, windows: usize) -> Cow<'static, [[Point; 8]]> {
+    /// Windows kept for `Base8`: enough for any scalar below 2^256.
+    const CACHED: usize = 86;
+    static BASE8_TABLES: OnceLock<Vec<[Point; 8]>> = OnceLock::new();
+    if *base == BASE8 && windows <= CACHED {
+        return Cow::Borrowed(
+            &BASE8_TABLES.get_or_init(|| compute_window_tables(&BASE8, CACHED))[..windows],
+        );
+    }
+    Cow::Owned(compute_window_tables(base, windows))
+}
+
+fn compute_window_tables(base: &Point, windows: usize) -> Vec<[Point; 8]> {
+    let mut window_base = *base;
+    (0..windows)
+        .map(|_| {
+            let mut table = [Point::IDENTITY; 8];
+            for j in 1..8 {
+                table[j] = table[j - 1] + window_base;
+            }
+            for _ in 0..3 {
+                window_base = window_base.double();
+            }
+            table
+        })
+        .collect()
+}
+
+/// The value of `p` if both its coordinates are variables with values: the inputs the fast
+/// paths below handle (a constant coordinate changes which products the full gadgets
+/// allocate, so those take the full path).
+fn variable_point(system: &WitnessOnly, p: &PointVar) -> Option<Point> {
+    if p.x.is_constant() || p.y.is_constant() {
+        return None;
+    }
+    Some(Point {
+        x: system.value(&p.x)?,
+        y: system.value(&p.y)?,
+    })
+}
+
+/// The values of `bits` if every one is a variable with a value.
+fn variable_bits(system: &WitnessOnly, bits: &[Boolean<Fr>]) -> Option<Vec<bool>> {
+    bits.iter()
+        .map(|b| if b.is_constant() { None } else { system.bit(b) })
+        .collect()
+}
+
+/// The point held by the witnesses `variables`, as the full gadgets return it.
+fn system_point(system: &WitnessOnly, point: Point, [x, y]: [Variable; 2]) -> PointVar {
+    PointVar {
+        x: system.var(x, point.x),
+        y: system.var(y, point.y),
+    }
+}
+
+/// `num[i] / den[i]` as [`quotient_witness`] computes it (0 for a zero denominator), with one
+/// inversion for both when neither is zero.
+fn quotients(num: [Fr; 2], den: [Fr; 2]) -> [Fr; 2] {
+    match (den[0] * den[1]).inverse() {
+        Some(inv) => [num[0] * inv * den[1], num[1] * inv * den[0]],
+        None => [0, 1].map(|i| num[i] * den[i].inverse().unwrap_or(Fr::ZERO)),
+    }
+}
+
+/// The witnesses [`PointVar::add`] allocates for variable points of values `p` and `q`, in
+/// its order (`x1*y2`, `y1*x2`, `delta`, `beta*gamma`, `x3`, `y3`); returns `p + q` and the
+/// witnesses holding it.
+fn add_witnesses(
+    system: &mut WitnessOnly,
+    p: Point,
+    q: Point,
+) -> Result<(Point, [Variable; 2]), SynthesisError> {
+    let beta = p.x * q.y;
+    let gamma = p.y * q.x;
+    let delta = (p.y - p.x * COEFF_A) * (q.x + q.y);
+    let beta_gamma = beta * gamma;
+    let tau = beta_gamma * COEFF_D;
+    let [x3, y3] = quotients(
+        [beta + gamma, delta + beta * COEFF_A - gamma],
+        [tau + Fr::ONE, Fr::ONE - tau],
+    );
+    for value in [beta, gamma, delta, beta_gamma] {
+        system.product(value)?;
+    }
+    let variables = [system.product(x3)?, system.product(y3)?];
+    Ok((Point { x: x3, y: y3 }, variables))
+}
+
+/// The witnesses [`PointVar::double`] allocates for a variable point of value `p`, in its
+/// order (`x^2`, `y^2`, `xy`, `x3`, `y3`); returns `2p` and the witnesses holding it.
+fn double_witnesses(
+    system: &mut WitnessOnly,
+    p: Point,
+) -> Result<(Point, [Variable; 2]), SynthesisError> {
+    let xx = p.x.square();
+    let yy = p.y.square();
+    let xy = p.x * p.y;
+    let axx = xx * COEFF_A;
+    let [x3, y3] = quotients(
+        [xy.double(), yy - axx],
+        [axx + yy, Fr::from(2u64) - axx - yy],
+    );
+    for value in [xx, yy, xy] {
+        system.product(value)?;
+    }
+    let variables = [system.product(x3)?, system.product(y3)?];
+    Ok((Point { x: x3, y: y3 }, variables))
+}
+
+/// The witnesses [`lookup2`] allocates for variable points and bits: two selections by the
+/// low bit (each coordinate a witness), then one by the high bit if the window has one.
+/// Returns the entry and the witnesses holding it.
+fn lookup2_witnesses(
+    system: &mut WitnessOnly,
+    table: &[Point; 4],
+    bits: &[bool],
+) -> Result<(Point, [Variable; 2]), SynthesisError> {
+    let mut select = |cond: bool, t: Point, f: Point| -> Result<_, SynthesisError> {
+        let chosen = if cond { t } else { f };
+        Ok((
+            chosen,
+            [system.product(chosen.x)?, system.product(chosen.y)?],
+        ))
+    };
+    let low = bits[0];
+    let lo = select(low, table[1], table[0])?;
+    let hi = select(low, table[3], table[2])?;
+    match bits.get(1) {
+        None => Ok(lo),
+        Some(&high) => select(high, hi.0, lo.0),
+    }
+}
+
+/// The witnesses [`lookup3`] allocates for variable bits: `b0*b1` when the window has two
+/// bits, and `b2 * hi` per coordinate when it has three. Returns the entry.
+fn lookup3_witnesses(
+    system: &mut WitnessOnly,
+    table: &[Point; 8],
+    bits: &[bool],
+) -> Result<Point, SynthesisError> {
+    let bit = |i: usize| bits.get(i).copied().unwrap_or(false);
+    let low = usize::from(bit(0)) + 2 * usize::from(bit(1));
+    if bits.len() >= 2 {
+        system.product(Fr::from(bit(0) && bit(1)))?;
+    }
+    if bits.len() >= 3 {
+        let high = |f: fn(&Point) -> Fr| -> Fr {
+            if bit(2) {
+                f(&table[low + 4]) - f(&table[low])
+            } else {
+                Fr::ZERO
+            }
+        };
+        system.product(high(|p| p.x))?;
+        system.product(high(|p| p.y))?;
+    }
+    Ok(table[low + 4 * usize::from(bit(2))])
+}
+
+/// [`PointVar::fixed_base_mul`] when the constraint system builds no matrices
+/// ([`WitnessOnly`]), for variable bits: each window's lookup and addition on values,
+/// leaving their witnesses in the full path's order.
+fn fixed_base_mul_witness_only(
+    tables: &[[Point; 8]],
+    bits: &[Boolean<Fr>],
+) -> Result<Option<PointVar>, SynthesisError> {
+    let cs = bits.cs();
+    let Some(mut system) = WitnessOnly::of(&cs) else {
+        return Ok(None);
+    };
+    let Some(bits) = variable_bits(&system, bits) else {
+        return Ok(None);
+    };
+    let mut acc: Option<(Point, Option<[Variable; 2]>)> = None;
+    for (chunk, table) in bits.chunks(3).zip(tables) {
+        let entry = lookup3_witnesses(&mut system, table, chunk)?;
+        acc = Some(match acc {
+            None => (entry, None),
+            Some((acc, _)) => {
+                let (sum, variables) = add_witnesses(&mut system, acc, entry)?;
+                (sum, Some(variables))
+            }
+        });
+    }
+    Ok(Some(match acc {
+        None => PointVar::identity(),
+        Some((sum, Some(variables))) => system_point(&system, sum, variables),
+        // A single window: the full path returns the lookup's linear combinations.
+        Some((entry, None)) => PointVar {
+            x: system.output(entry.x)?,
+            y: system.output(entry.y)?,
+        },
+    }))
 }
 
 /// `table[b0 + 2*b1 + 4*b2]` for constant points (3 constraints for three bits; fewer bits
@@ -240,7 +496,7 @@ mod tests {
     use crate::eddsa::alloc_bits;
     use ark_ff::{BigInt, BigInteger, UniformRand};
     use ark_relations::r1cs::ConstraintSystem;
-    use causeway_crypto::babyjubjub::{BASE8, Scalar, mul_base8};
+    use causeway_crypto::babyjubjub::{Scalar, mul_base8};
     use rand::Rng;
 
     fn random_point(rng: &mut impl rand::Rng) -> Point {
@@ -271,6 +527,133 @@ mod tests {
             assert_eq!(cs.num_constraints() - before, 10);
             assert!(cs.is_satisfied().unwrap());
         }
+    }
+
+    /// Witness-only synthesis gives the full gadgets' witnesses: additions and doublings of
+    /// variable points (fast paths, no linear combination), of a variable and a constant
+    /// point (full path in both modes), and of points off the curve whose denominators
+    /// vanish (the quotient is 0 in both modes).
+    #[test]
+    fn witness_only_group_law_matches_full_synthesis() {
+        use crate::witness_only::both_modes::compare;
+        let mut rng = ark_std::test_rng();
+        let (p, q) = (random_point(&mut rng), random_point(&mut rng));
+        let coordinates = |points: &[PointVar]| -> Vec<Fr> {
+            points
+                .iter()
+                .flat_map(|p| [p.x.value().unwrap(), p.y.value().unwrap()])
+                .collect()
+        };
+        let witness = |cs: &ConstraintSystemRef<Fr>, p: Point| {
+            PointVar::new_witness(cs.clone(), Some(p)).unwrap()
+        };
+
+        let (made, satisfied) = compare(
+            |cs| (witness(cs, p), witness(cs, q)),
+            |(p, q)| {
+                coordinates(&[
+                    p.add(&q).unwrap(),
+                    q.add(&p).unwrap(),
+                    p.add(&p).unwrap(),
+                    p.double().unwrap(),
+                    p.double().unwrap().double().unwrap().add(&q).unwrap(),
+                ])
+            },
+        );
+        assert!(satisfied);
+        assert_eq!(made, 0);
+
+        let (_, satisfied) = compare(
+            |cs| witness(cs, p),
+            |p| {
+                let base = PointVar::constant(&BASE8);
+                coordinates(&[
+                    p.add(&base).unwrap(),
+                    base.add(&p).unwrap(),
+                    p.add(&PointVar::identity()).unwrap(),
+                ])
+            },
+        );
+        assert!(satisfied);
+
+        // 1 + d*x1*x2*y1*y2 = 0 for the sum's x, a*x^2 + y^2 = 0 for the double's.
+        let one = Point {
+            x: Fr::ONE,
+            y: Fr::ONE,
+        };
+        let opposite = Point {
+            x: Fr::ONE,
+            y: -COEFF_D.inverse().unwrap(),
+        };
+        let origin = Point {
+            x: Fr::ZERO,
+            y: Fr::ZERO,
+        };
+        let (made, satisfied) = compare(
+            |cs| (witness(cs, one), witness(cs, opposite), witness(cs, origin)),
+            |(one, opposite, origin)| {
+                let sum = one.add(&opposite).unwrap();
+                assert_eq!(sum.x.value().unwrap(), Fr::ZERO);
+                coordinates(&[sum, origin.double().unwrap()])
+            },
+        );
+        assert!(!satisfied);
+        assert_eq!(made, 0);
+    }
+
+    /// Witness-only scalar multiplications give the full gadgets' witnesses for every window
+    /// shape (odd and even bit counts, one window, partial last windows); with a constant
+    /// bit, both modes take the full path.
+    #[test]
+    fn witness_only_scalar_multiplications_match_full_synthesis() {
+        use crate::witness_only::both_modes::compare;
+        let mut rng = ark_std::test_rng();
+        for n in [1usize, 2, 3, 4, 5, 6, 7, 64, 252, 254] {
+            let raw: Vec<bool> = (0..n).map(|_| rng.r#gen()).collect();
+            let k_bits = BigInt::<4>::from_bits_le(&raw);
+            let p = random_point(&mut rng);
+            let (made, satisfied) = compare(
+                |cs| {
+                    let bits = alloc_bits(cs.clone(), Some(k_bits), n).unwrap();
+                    (bits, PointVar::new_witness(cs.clone(), Some(p)).unwrap())
+                },
+                |(bits, pv)| {
+                    let fixed = PointVar::fixed_base_mul(&BASE8, &bits).unwrap();
+                    let var = pv.scalar_mul(&bits).unwrap();
+                    assert_eq!(fixed.value().unwrap(), BASE8.mul_bigint(&k_bits));
+                    assert_eq!(var.value().unwrap(), p.mul_bigint(&k_bits));
+                    let fixed_other = PointVar::fixed_base_mul(&p, &bits).unwrap();
+                    assert_eq!(fixed_other.value().unwrap(), p.mul_bigint(&k_bits));
+                    [fixed, var, fixed_other]
+                        .iter()
+                        .flat_map(|p| [p.x.value().unwrap(), p.y.value().unwrap()])
+                        .collect()
+                },
+            );
+            assert!(satisfied, "n = {n}");
+            // A single window of the fixed-base product is a lookup: two outputs.
+            assert_eq!(made, if n <= 3 { 4 } else { 0 }, "n = {n}");
+        }
+
+        let p = random_point(&mut rng);
+        let (_, satisfied) = compare(
+            |cs| {
+                let mut bits = alloc_bits(cs.clone(), Some(BigInt::from(0b1011u64)), 4).unwrap();
+                bits.insert(2, Boolean::TRUE);
+                (bits, PointVar::new_witness(cs.clone(), Some(p)).unwrap())
+            },
+            |(bits, pv)| {
+                let fixed = PointVar::fixed_base_mul(&BASE8, &bits).unwrap();
+                let var = pv.scalar_mul(&bits).unwrap();
+                vec![
+                    fixed.x.value().unwrap(),
+                    fixed.y.value().unwrap(),
+                    var.x.value().unwrap(),
+                    var.y.value().unwrap(),
+                ]
+            },
+        );
+        assert!(satisfied);
     }
 
     #[test]

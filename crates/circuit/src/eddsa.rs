@@ -25,6 +25,7 @@
 
 use crate::babyjubjub::PointVar;
 use crate::poseidon::poseidon_gadget;
+use crate::witness_only;
 use ark_ff::{AdditiveGroup, BigInt, BigInteger, Field, PrimeField};
 use ark_r1cs_std::R1CSVar;
 use ark_r1cs_std::alloc::AllocVar;
@@ -85,6 +86,21 @@ pub fn alloc_bits(
             })
         })
         .collect()
+}
+
+/// `sum(bits[i] * 2^i)`, a free linear combination.
+pub(crate) fn le_value(bits: &[Boolean<Fr>]) -> FpVar<Fr> {
+    let powers = std::iter::successors(Some(Fr::ONE), |p| Some(p.double()));
+    if let Some(value) = witness_only::weighted_bits(bits, powers) {
+        return value;
+    }
+    let mut acc = FpVar::zero();
+    let mut power = Fr::from(1u64);
+    for b in bits {
+        acc += FpVar::from(b.clone()) * power;
+        power += power;
+    }
+    acc
 }
 
 /// Enforces `sum(bits[i] * 2^i) <= c` for a constant `c`.
@@ -174,13 +190,7 @@ pub fn canonical_bits(
 ) -> Result<Vec<Boolean<Fr>>, SynthesisError> {
     let value = v.value().ok().map(|x| x.into_bigint());
     let bits = alloc_bits(cs, value, FIELD_BITS)?;
-    let mut sum = FpVar::zero();
-    let mut power = Fr::ONE;
-    for b in &bits {
-        sum += FpVar::from(b.clone()) * power;
-        power.double_in_place();
-    }
-    sum.enforce_equal(v)?;
+    le_value(&bits).enforce_equal(v)?;
     let mut p_minus_one = Fr::MODULUS;
     p_minus_one.sub_with_borrow(&BigInt::from(1u64));
     enforce_le_constant(&bits, &p_minus_one)?;
@@ -276,6 +286,56 @@ mod tests {
 
     fn check(pk: &PublicKey, sig: &Signature, msg: Fr) -> bool {
         check_with(pk.0, sig.r8, sig.s.into_bigint(), msg).0
+    }
+
+    /// Witness-only synthesis gives the full gadgets' witness for a whole verification (its
+    /// Poseidon, scalar multiplications and bit decompositions all take their fast paths),
+    /// and `le_value` of witness and constant bits is one linear combination there.
+    #[test]
+    fn witness_only_verification_matches_full_synthesis() {
+        use crate::witness_only::both_modes::compare;
+        let key = &keys()[0];
+        let msg = Fr::from(1234u64);
+        let sig = key.sign(msg);
+        let pk = key.public_key().0;
+        let (_, satisfied) = compare(
+            |cs| {
+                (
+                    PointVar::new_witness(cs.clone(), Some(pk)).unwrap(),
+                    PointVar::new_witness(cs.clone(), Some(sig.r8)).unwrap(),
+                    alloc_bits(cs.clone(), Some(sig.s.into_bigint()), S_BITS).unwrap(),
+                    FpVar::new_witness(cs.clone(), || Ok(msg)).unwrap(),
+                    cs.clone(),
+                )
+            },
+            |(pk, r8, s_bits, msg, cs)| {
+                verify_eddsa_gadget(cs, &pk, &r8, &s_bits, &msg).unwrap();
+                Vec::new()
+            },
+        );
+        assert!(satisfied);
+
+        let value = 0b1101_0110u64;
+        let (made, satisfied) = compare(
+            |cs| {
+                let mut bits = alloc_bits(cs.clone(), Some(BigInt::from(value >> 2)), 6).unwrap();
+                bits.insert(0, Boolean::FALSE);
+                bits.insert(1, Boolean::TRUE);
+                bits
+            },
+            |bits| vec![le_value(&bits).value().unwrap()],
+        );
+        assert!(satisfied);
+        assert_eq!(made, 1);
+        let (made, _) = compare(
+            |_| vec![Boolean::TRUE, Boolean::FALSE, Boolean::TRUE],
+            |bits| {
+                let value = le_value(&bits);
+                assert!(value.is_constant());
+                vec![value.value().unwrap()]
+            },
+        );
+        assert_eq!(made, 0);
     }
 
     #[test]

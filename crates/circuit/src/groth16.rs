@@ -8,7 +8,9 @@
 //! matrices for every proof and spends a third of its time, on one core, inlining linear
 //! combinations. The matrices depend only on the shape: [`BatchR1cs`] builds them once, and a
 //! proof then synthesizes the circuit in witness-only mode (no constraint is stored) and runs
-//! the QAP reduction and the multi-scalar multiplications on those matrices. A false statement
+//! the QAP reduction and the multi-scalar multiplications on those matrices. In that mode the
+//! costly gadgets take native fast paths (`crate::witness_only`) that build no linear
+//! combinations, several times faster than building and dropping them. A false statement
 //! is not caught while proving (there are no constraints to check): it gives a proof that
 //! does not verify, which is why callers verify before publishing. The MSMs are
 //! [`crate::msm::msm`] (batch-affine Pippenger), about twice as fast here as arkworks' own.

@@ -12,6 +12,11 @@
 //!   `causeway_crypto::eddsa::PublicKey::verify` accepts.
 //! - [`msm`]: the Groth16 prover's multi-scalar multiplication, equal to arkworks' `msm_bigint`.
 //!
+//! The prover synthesizes without matrices ([`groth16`]); in that mode the costly gadgets
+//! (Poseidon, the Baby Jubjub scalar multiplications, SHA-256, sums of bits) compute on
+//! values and skip their linear combinations (`witness_only`), leaving exactly the witness
+//! the full gadgets would.
+//!
 //! Like the rest of the pure core, nothing here does IO. Gadgets report only arkworks'
 //! `SynthesisError`; a statement that is false makes the constraint system unsatisfied rather
 //! than returning an error, so a prover cannot talk its way past a check.
@@ -25,3 +30,4 @@ pub mod merkle;
 pub mod msm;
 pub mod poseidon;
 pub mod sha256;
+mod witness_only;

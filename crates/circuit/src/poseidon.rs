@@ -2,7 +2,9 @@
 //! [`causeway_crypto::poseidon::hash`].
 //!
 //! Owns: evaluating the permutation over [`FpVar`]s with circomlib's textbook parameters
-//! ([`causeway_crypto::poseidon::reference_params`]), for 1..=16 inputs.
+//! ([`causeway_crypto::poseidon::reference_params`]), for 1..=16 inputs; and, when the
+//! constraint system builds no matrices, its native fast path (`crate::witness_only`): the
+//! permutation on values, leaving the same S-box witnesses.
 //!
 //! Invariants:
 //! - For every input vector, the gadget's output equals the native hash (tests check it
@@ -13,10 +15,13 @@
 //!   starts as the constant 0 and its first S-box is computed outside the circuit.
 //!   Width 3/5/6 cost 240/297/321 (asserted by the tests).
 
+use crate::witness_only::WitnessOnly;
+use ark_ff::{AdditiveGroup, Field};
+use ark_r1cs_std::R1CSVar;
 use ark_r1cs_std::fields::FieldVar;
 use ark_r1cs_std::fields::fp::{AllocatedFp, FpVar};
 use ark_relations::r1cs::SynthesisError;
-use causeway_crypto::poseidon::{MAX_INPUTS, reference_params};
+use causeway_crypto::poseidon::{MAX_INPUTS, reference_params, try_hash_traced};
 use causeway_primitives::Fr;
 
 /// Poseidon of `inputs` as circomlib computes it (state `[0, inputs...]`, output lane 0).
@@ -29,6 +34,9 @@ use causeway_primitives::Fr;
 pub fn poseidon_gadget(inputs: &[FpVar<Fr>]) -> Result<FpVar<Fr>, SynthesisError> {
     if inputs.is_empty() || inputs.len() > MAX_INPUTS {
         return Err(SynthesisError::Unsatisfiable);
+    }
+    if let Some(hash) = witness_only(inputs)? {
+        return Ok(hash);
     }
     let params = reference_params(inputs.len());
     let t = params.t;
@@ -63,6 +71,48 @@ pub fn poseidon_gadget(inputs: &[FpVar<Fr>]) -> Result<FpVar<Fr>, SynthesisError
             .collect();
     }
     Ok(state.swap_remove(0))
+}
+
+/// [`poseidon_gadget`] when the constraint system builds no matrices ([`WitnessOnly`]): the
+/// native permutation ([`try_hash_traced`]), which tells the input `x` of every S-box of the
+/// textbook rounds; each S-box on a non-constant lane leaves the three products `x^2`, `x^4`,
+/// `x^5`, in the order [`pow5`] allocates them.
+///
+/// A lane is constant exactly when the full gadget's is: lane 0 (the constant 0) and constant
+/// inputs, in round 0 only. The first linear layer makes every lane a variable, because some
+/// input is one (else there would be no constraint system here) and [`linear_combination`]
+/// makes a variable from any variable term, whatever its coefficient. So lane 0's first
+/// S-box, and a constant input's, cost nothing here either.
+///
+/// `None` when the fast path does not apply (matrices are built, every input is a constant)
+/// or an input has no value: the full gadget then runs as before.
+fn witness_only(inputs: &[FpVar<Fr>]) -> Result<Option<FpVar<Fr>>, SynthesisError> {
+    let cs = inputs.cs();
+    let Some(mut system) = WitnessOnly::of(&cs) else {
+        return Ok(None);
+    };
+    let mut values = [Fr::ZERO; MAX_INPUTS];
+    let mut variable = [false; MAX_INPUTS + 1];
+    for (i, input) in inputs.iter().enumerate() {
+        let Some(value) = system.value(input) else {
+            return Ok(None);
+        };
+        values[i] = value;
+        variable[i + 1] = !input.is_constant();
+    }
+    let mut allocated = Ok(());
+    let hash = try_hash_traced(&values[..inputs.len()], |round, lane, x| {
+        if allocated.is_ok() && (round > 0 || variable[lane]) {
+            let x2 = x.square();
+            let x4 = x2.square();
+            allocated = [x2, x4, x4 * x]
+                .into_iter()
+                .try_for_each(|power| system.product(power).map(drop));
+        }
+    })
+    .map_err(|_| SynthesisError::Unsatisfiable)?;
+    allocated?;
+    system.output(hash).map(Some)
 }
 
 /// `x^5` in three constraints (none if `x` is a constant): `x^2`, `x^4 = (x^2)^2`, `x^4 * x`.
@@ -145,6 +195,48 @@ mod tests {
     fn refuses_unsupported_arity() {
         assert!(poseidon_gadget(&[]).is_err());
         assert!(poseidon_gadget(&vec![FpVar::zero(); MAX_INPUTS + 1]).is_err());
+    }
+
+    /// Witness-only synthesis gives the full gadget's witness, for every width, with every
+    /// input a variable and with constant inputs mixed in (including next to lane 0), and
+    /// makes one linear combination (its output); all-constant inputs fold in both modes.
+    #[test]
+    fn witness_only_synthesis_matches_full_synthesis() {
+        use crate::witness_only::both_modes::compare;
+        let mut rng = StdRng::seed_from_u64(11);
+        for n in 1..=MAX_INPUTS {
+            let values: Vec<Fr> = (0..n).map(|_| Fr::rand(&mut rng)).collect();
+            for constant in [
+                |_: usize| false,
+                |i: usize| i == 0,
+                |i: usize| i % 3 == 1,
+                |_: usize| true,
+            ] {
+                let (made, satisfied) = compare(
+                    |cs| {
+                        values
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| {
+                                if constant(i) {
+                                    FpVar::Constant(*v)
+                                } else {
+                                    FpVar::new_witness(cs.clone(), || Ok(*v)).unwrap()
+                                }
+                            })
+                            .collect::<Vec<_>>()
+                    },
+                    |inputs| {
+                        let out = poseidon_gadget(&inputs).unwrap();
+                        assert_eq!(out.value().unwrap(), hash(&values));
+                        vec![out.value().unwrap()]
+                    },
+                );
+                assert!(satisfied, "{n} inputs");
+                let all_constant = (0..n).all(constant);
+                assert_eq!(made, usize::from(!all_constant), "{n} inputs");
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //! Representation: a 32-bit word is 32 bits, each a constant or a linear combination of
 //! variables that the constraints force to be 0 or 1. Rotations and shifts re-index bits and
 //! cost nothing; modular sums are single field linear combinations until they are reduced.
+//! When the constraint system builds no matrices (`crate::witness_only`) the linear
+//! combinations are not built at all: bits carry their values only, and each constraint is
+//! counted with empty linear combinations; the same code allocates the same witnesses.
 //! Constants fold: padding, `K`, the initial state, and every operation whose inputs are all
 //! (or all but one) constant cost nothing, so the first block of a message is cheaper than
 //! the others.
@@ -48,6 +51,7 @@
 //! `64 * N` witness bytes (`N >= 1`) costs `FIRST_BLOCK_CONSTRAINTS + (N - 1) *
 //! BLOCK_CONSTRAINTS + PADDING_BLOCK_CONSTRAINTS`. An all-constant message costs nothing.
 
+use crate::witness_only;
 use ark_ff::{AdditiveGroup, Field};
 use ark_r1cs_std::R1CSVar;
 use ark_r1cs_std::alloc::AllocVar;
@@ -95,12 +99,12 @@ pub fn sha256_gadget(message: &[Boolean<Fr>]) -> Result<Vec<Boolean<Fr>>, Synthe
     if !message.len().is_multiple_of(8) {
         return Err(SynthesisError::Unsatisfiable);
     }
-    let synth = Synth { cs: message.cs() };
+    let synth = Synth::new(message.cs());
 
     // Padding: a 1 bit, zeros up to 448 mod 512, the 64-bit big-endian bit length. All
     // constant, so it folds into whatever it touches.
     let bit_len = message.len() as u64;
-    let mut padded: Vec<Bit> = message.iter().map(Bit::from_boolean).collect();
+    let mut padded: Vec<Bit> = message.iter().map(|b| synth.bit(b)).collect();
     padded.push(Bit::Constant(true));
     while padded.len() % 512 != 448 {
         padded.push(Bit::Constant(false));
@@ -118,7 +122,7 @@ pub fn sha256_gadget(message: &[Boolean<Fr>]) -> Result<Vec<Boolean<Fr>>, Synthe
         let words: [Word; 16] =
             core::array::from_fn(|j| core::array::from_fn(|i| block[32 * j + 31 - i].clone()));
         let out = synth.compress(&state, &words)?;
-        state = core::array::from_fn(|j| core::array::from_fn(|i| Bit::from_boolean(&out[j][i])));
+        state = core::array::from_fn(|j| core::array::from_fn(|i| synth.bit(&out[j][i])));
         digest = out.iter().flat_map(|w| w.iter().rev().cloned()).collect();
     }
     Ok(digest)
@@ -133,27 +137,14 @@ type Word = [Bit; 32];
 enum Bit {
     Constant(bool),
     Lc {
-        /// Unsorted terms; merged when they go into a constraint.
+        /// Unsorted terms; merged when they go into a constraint. Empty in witness-only mode
+        /// (see [`Synth::linear`]), and only then.
         terms: Vec<(Fr, Variable)>,
         value: Option<bool>,
     },
 }
 
 impl Bit {
-    fn from_boolean(b: &Boolean<Fr>) -> Self {
-        match b {
-            Boolean::Constant(c) => Bit::Constant(*c),
-            Boolean::Var(v) => Bit::var(v.variable(), v.value().ok()),
-        }
-    }
-
-    fn var(v: Variable, value: Option<bool>) -> Self {
-        Bit::Lc {
-            terms: vec![(Fr::ONE, v)],
-            value,
-        }
-    }
-
     fn value(&self) -> Option<bool> {
         match self {
             Bit::Constant(c) => Some(*c),
@@ -167,7 +158,10 @@ impl Bit {
             Bit::Lc { terms, value } => {
                 let mut negated: Vec<(Fr, Variable)> =
                     terms.iter().map(|(c, v)| (-*c, *v)).collect();
-                negated.push((Fr::ONE, Variable::One));
+                // No terms means witness-only mode, where terms are never built.
+                if !terms.is_empty() {
+                    negated.push((Fr::ONE, Variable::One));
+                }
                 Bit::Lc {
                     terms: negated,
                     value: value.map(|b| !b),
@@ -255,18 +249,66 @@ impl Sum {
         self.var_max += other.var_max;
         self.var_value = self.var_value.zip(other.var_value).map(|(a, b)| a + b);
     }
+
+    /// Whether no variable bit went in. (Not `terms.is_empty()`: in witness-only mode a
+    /// variable bit has no terms.)
+    fn is_constant(&self) -> bool {
+        self.var_max == 0
+    }
 }
 
 /// The constraint system the gadget writes to (`None` when every input is constant: then
 /// every operation folds and nothing is allocated).
 struct Synth {
     cs: ConstraintSystemRef<Fr>,
+    /// Whether constraints get their linear combinations. Not in witness-only mode
+    /// (`crate::witness_only`), where arkworks would drop them unread: there bits carry
+    /// their values and no terms, and each constraint is counted with empty linear
+    /// combinations. Every witness and every constraint is still allocated by the same code
+    /// in the same order, so both modes give the same assignment.
+    linear: bool,
 }
 
 impl Synth {
+    fn new(cs: ConstraintSystemRef<Fr>) -> Self {
+        let linear = !witness_only::applies(&cs);
+        Synth { cs, linear }
+    }
+
+    fn bit(&self, b: &Boolean<Fr>) -> Bit {
+        match b {
+            Boolean::Constant(c) => Bit::Constant(*c),
+            Boolean::Var(v) => self.var(v.variable(), v.value().ok()),
+        }
+    }
+
+    fn var(&self, v: Variable, value: Option<bool>) -> Bit {
+        Bit::Lc {
+            terms: if self.linear {
+                vec![(Fr::ONE, v)]
+            } else {
+                Vec::new()
+            },
+            value,
+        }
+    }
+
     fn witness(&self, value: Option<Fr>) -> Result<Variable, SynthesisError> {
         self.cs
             .new_witness_variable(|| value.ok_or(SynthesisError::AssignmentMissing))
+    }
+
+    /// Enforces `a * b = c`, the terms built by `terms` only when they are kept.
+    fn enforce(
+        &self,
+        terms: impl FnOnce() -> [Vec<(Fr, Variable)>; 3],
+    ) -> Result<(), SynthesisError> {
+        let [a, b, c] = if self.linear {
+            terms().map(lc)
+        } else {
+            [(); 3].map(|()| LinearCombination::new())
+        };
+        self.cs.enforce_constraint(a, b, c)
     }
 
     /// `a ^ b ^ c`: one constraint unless at most one input is a variable (then free).
@@ -292,18 +334,19 @@ impl Synth {
             .map(|((a, b), c)| a ^ b ^ c);
         let x = self.witness(value.map(Fr::from))?;
         // s * (2x - s - 1) = 3x - 3s (see the module docs).
-        let mut s = Vec::new();
-        for bit in bits {
-            bit.add_to(Fr::ONE, &mut s);
-        }
-        let mut b_terms: Vec<(Fr, Variable)> = s.iter().map(|(c, v)| (-*c, *v)).collect();
-        b_terms.extend([(Fr::from(2u64), x), (-Fr::ONE, Variable::One)]);
-        let mut c_terms: Vec<(Fr, Variable)> =
-            s.iter().map(|(c, v)| (-Fr::from(3u64) * c, *v)).collect();
-        c_terms.push((Fr::from(3u64), x));
-        self.cs
-            .enforce_constraint(lc(s), lc(b_terms), lc(c_terms))?;
-        Ok(Bit::var(x, value))
+        self.enforce(|| {
+            let mut s = Vec::new();
+            for bit in bits {
+                bit.add_to(Fr::ONE, &mut s);
+            }
+            let mut b_terms: Vec<(Fr, Variable)> = s.iter().map(|(c, v)| (-*c, *v)).collect();
+            b_terms.extend([(Fr::from(2u64), x), (-Fr::ONE, Variable::One)]);
+            let mut c_terms: Vec<(Fr, Variable)> =
+                s.iter().map(|(c, v)| (-Fr::from(3u64) * c, *v)).collect();
+            c_terms.push((Fr::from(3u64), x));
+            [s, b_terms, c_terms]
+        })?;
+        Ok(self.var(x, value))
     }
 
     /// `Maj(a, b, c)`: one constraint unless at most one input is a variable (then free).
@@ -336,16 +379,16 @@ impl Synth {
             .map(|((a, b), c)| majority(a, b, c));
         let m = self.witness(value.map(Fr::from))?;
         // s * (s - 1 - 4m) = -6m (see the module docs).
-        let mut s = Vec::new();
-        for bit in bits {
-            bit.add_to(Fr::ONE, &mut s);
-        }
-        let mut b_terms = s.clone();
-        b_terms.extend([(-Fr::ONE, Variable::One), (-Fr::from(4u64), m)]);
-        let c_terms = vec![(-Fr::from(6u64), m)];
-        self.cs
-            .enforce_constraint(lc(s), lc(b_terms), lc(c_terms))?;
-        Ok(Bit::var(m, value))
+        self.enforce(|| {
+            let mut s = Vec::new();
+            for bit in bits {
+                bit.add_to(Fr::ONE, &mut s);
+            }
+            let mut b_terms = s.clone();
+            b_terms.extend([(-Fr::ONE, Variable::One), (-Fr::from(4u64), m)]);
+            [s, b_terms, vec![(-Fr::from(6u64), m)]]
+        })?;
+        Ok(self.var(m, value))
     }
 
     /// `Ch(e, f, g) = e ? f : g`: one constraint, free when `e` or both `f` and `g` are
@@ -373,17 +416,22 @@ impl Synth {
             }
         });
         let p = self.witness(p_value)?;
-        let mut a_terms = Vec::new();
-        e.add_to(Fr::ONE, &mut a_terms);
-        let mut b_terms = Vec::new();
-        f.add_to(Fr::ONE, &mut b_terms);
-        g.add_to(-Fr::ONE, &mut b_terms);
-        self.cs
-            .enforce_constraint(lc(a_terms), lc(b_terms), lc(vec![(Fr::ONE, p)]))?;
-        let mut terms = vec![(Fr::ONE, p)];
-        g.add_to(Fr::ONE, &mut terms);
+        self.enforce(|| {
+            let mut a_terms = Vec::new();
+            e.add_to(Fr::ONE, &mut a_terms);
+            let mut b_terms = Vec::new();
+            f.add_to(Fr::ONE, &mut b_terms);
+            g.add_to(-Fr::ONE, &mut b_terms);
+            [a_terms, b_terms, vec![(Fr::ONE, p)]]
+        })?;
         let value = ev.zip(fv).zip(gv).map(|((e, f), g)| if e { f } else { g });
-        Ok(Bit::Lc { terms, value })
+        let mut out = self.var(p, value);
+        if let Bit::Lc { terms, .. } = &mut out
+            && self.linear
+        {
+            g.add_to(Fr::ONE, terms);
+        }
+        Ok(out)
     }
 
     /// `ROTR^r0(w) ^ ROTR^r1(w) ^ ROTR^r2(w)`: `Sigma0` and `Sigma1`.
@@ -407,7 +455,7 @@ impl Synth {
 
     /// `sum mod 2^32` as 32 booleans (see the module docs for the constraints).
     fn reduce(&self, sum: &Sum) -> Result<[Boolean<Fr>; 32], SynthesisError> {
-        if sum.terms.is_empty() {
+        if sum.is_constant() {
             let c = sum.constant;
             return Ok(core::array::from_fn(|i| {
                 Boolean::Constant((c >> i) & 1 == 1)
@@ -423,43 +471,52 @@ impl Synth {
         let bit_value = |i: usize| value.map(|v| (v >> i) & 1 == 1);
 
         let mut out: [Boolean<Fr>; 32] = core::array::from_fn(|_| Boolean::FALSE);
-        // The remainder `S - sum of the allocated bits`.
-        let mut rest = sum.terms.clone();
-        rest.push((Fr::from(constant), Variable::One));
+        // The remainder `S - sum of the allocated bits` (left empty when terms are not kept).
+        let mut rest = Vec::new();
+        if self.linear {
+            rest.extend_from_slice(&sum.terms);
+            rest.push((Fr::from(constant), Variable::One));
+        }
         for (i, slot) in out.iter_mut().enumerate().take(n.min(32)) {
             let b = Boolean::new_witness(self.cs.clone(), || {
                 bit_value(i).ok_or(SynthesisError::AssignmentMissing)
             })?;
-            if let Boolean::Var(v) = &b {
+            if let Boolean::Var(v) = &b
+                && self.linear
+            {
                 rest.push((-pow2(i), v.variable()));
             }
             *slot = b;
         }
         if n <= 32 {
             // Cannot overflow: all result bits are allocated; enforce the sum.
-            self.cs
-                .enforce_constraint(lc(rest), lc(vec![(Fr::ONE, Variable::One)]), lc(vec![]))?;
+            self.enforce(|| [rest, vec![(Fr::ONE, Variable::One)], vec![]])?;
             return Ok(out);
         }
         // Carries 32..n-1 are booleans; the top one is what remains: R in {0, 2^(n-1)}.
         for i in 32..n - 1 {
             let carry = self.witness(bit_value(i).map(Fr::from))?;
-            self.cs.enforce_constraint(
-                lc(vec![(Fr::ONE, carry)]),
-                lc(vec![(Fr::ONE, Variable::One), (-Fr::ONE, carry)]),
-                lc(vec![]),
-            )?;
-            rest.push((-pow2(i), carry));
+            self.enforce(|| {
+                [
+                    vec![(Fr::ONE, carry)],
+                    vec![(Fr::ONE, Variable::One), (-Fr::ONE, carry)],
+                    vec![],
+                ]
+            })?;
+            if self.linear {
+                rest.push((-pow2(i), carry));
+            }
         }
-        let mut shifted = rest.clone();
-        shifted.push((-pow2(n - 1), Variable::One));
-        self.cs
-            .enforce_constraint(lc(rest), lc(shifted), lc(vec![]))?;
+        self.enforce(|| {
+            let mut shifted = rest.clone();
+            shifted.push((-pow2(n - 1), Variable::One));
+            [rest, shifted, vec![]]
+        })?;
         Ok(out)
     }
 
     fn reduce_to_word(&self, sum: &Sum) -> Result<Word, SynthesisError> {
-        Ok(self.reduce(sum)?.map(|b| Bit::from_boolean(&b)))
+        Ok(self.reduce(sum)?.map(|b| self.bit(&b)))
     }
 
     /// One application of the compression function: the new chaining value, as 8 words of
@@ -591,7 +648,8 @@ mod tests {
 
     fn witness_word(cs: &ConstraintSystemRef<Fr>, x: u32) -> Word {
         core::array::from_fn(|i| {
-            Bit::from_boolean(&Boolean::new_witness(cs.clone(), || Ok((x >> i) & 1 == 1)).unwrap())
+            Synth::new(cs.clone())
+                .bit(&Boolean::new_witness(cs.clone(), || Ok((x >> i) & 1 == 1)).unwrap())
         })
     }
 
@@ -709,6 +767,50 @@ mod tests {
                 "{len} bytes"
             );
             assert!(cs.is_satisfied().unwrap(), "{len} bytes");
+        }
+    }
+
+    /// Witness-only synthesis (bits without terms, constraints with empty linear
+    /// combinations) gives the full gadget's witness, for messages of witness, negated and
+    /// constant bits across block boundaries.
+    #[test]
+    fn witness_only_synthesis_matches_full_synthesis() {
+        use crate::witness_only::both_modes::compare;
+        let mut rng = StdRng::seed_from_u64(17);
+        for len in [0, 1, 55, 56, 64, 119, 128] {
+            let msg = random_bytes(&mut rng, len);
+            let kinds: Vec<u8> = (0..8 * len).map(|_| rng.gen_range(0..4)).collect();
+            let (made, satisfied) = compare(
+                |cs| {
+                    bits_of(&msg)
+                        .into_iter()
+                        .zip(&kinds)
+                        .map(|(b, kind)| match kind {
+                            0 => Boolean::Constant(b),
+                            1 => !Boolean::new_witness(cs.clone(), || Ok(!b)).unwrap(),
+                            _ => Boolean::new_witness(cs.clone(), || Ok(b)).unwrap(),
+                        })
+                        .collect::<Vec<_>>()
+                },
+                |input| {
+                    let cs = input.cs();
+                    if !cs.is_none() {
+                        assert_eq!(
+                            Synth::new(cs.clone()).linear,
+                            cs.should_construct_matrices(),
+                            "terms only with matrices"
+                        );
+                    }
+                    let digest = sha256_gadget(&input).unwrap();
+                    assert_eq!(bytes_of(&digest), Sha256::digest(&msg).to_vec());
+                    digest
+                        .iter()
+                        .map(|b| Fr::from(b.value().unwrap()))
+                        .collect()
+                },
+            );
+            assert!(satisfied, "{len} bytes");
+            assert_eq!(made, 0, "{len} bytes");
         }
     }
 
@@ -846,10 +948,9 @@ mod tests {
             let [a, b, c] = [0, 1, 2].map(|i| (input >> i) & 1 == 1);
             for op in 0..3 {
                 let cs = ConstraintSystem::<Fr>::new_ref();
-                let synth = Synth { cs: cs.clone() };
-                let [x, y, z] = [a, b, c].map(|v| {
-                    Bit::from_boolean(&Boolean::new_witness(cs.clone(), || Ok(v)).unwrap())
-                });
+                let synth = Synth::new(cs.clone());
+                let [x, y, z] = [a, b, c]
+                    .map(|v| synth.bit(&Boolean::new_witness(cs.clone(), || Ok(v)).unwrap()));
                 let (out, expected) = match op {
                     0 => (synth.xor3(&x, &y, &z).unwrap(), a ^ b ^ c),
                     1 => (synth.maj(&x, &y, &z).unwrap(), majority(a, b, c)),
@@ -886,7 +987,7 @@ mod tests {
             }
         });
         let before = cs.num_constraints();
-        let _chaining_value = Synth { cs: cs.clone() }.compress(&state, &block).unwrap();
+        let _chaining_value = Synth::new(cs.clone()).compress(&state, &block).unwrap();
         assert!(cs.is_satisfied().unwrap());
         cs.num_constraints() - before
     }

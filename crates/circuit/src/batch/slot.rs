@@ -19,12 +19,14 @@
 //! - each op's fee lands, whole, in fee slots of its own token.
 
 use super::input::SlotInput;
-use super::update::{LeafAfter, UpdateVar, enforce_bits, le_value};
+use super::update::{LeafAfter, UpdateVar, enforce_bits};
 use crate::babyjubjub::PointVar;
 use crate::eddsa::{
-    S_BITS, alloc_bits, canonical_bits, enforce_le_constant_when, is_zero, verify_eddsa_gadget_when,
+    S_BITS, alloc_bits, canonical_bits, enforce_le_constant_when, is_zero, le_value,
+    verify_eddsa_gadget_when,
 };
 use crate::poseidon::poseidon_gadget;
+use crate::witness_only;
 use ark_ff::{AdditiveGroup, BigInt, BigInteger, Field, PrimeField};
 use ark_r1cs_std::R1CSVar;
 use ark_r1cs_std::alloc::AllocVar;
@@ -400,6 +402,13 @@ fn unpack(window: &[Boolean<Fr>], r: std::ops::Range<usize>) -> Result<FpVar<Fr>
 
 /// Bits most significant first, as a free linear combination.
 pub(crate) fn be_value(bits: &[Boolean<Fr>]) -> FpVar<Fr> {
+    let mut powers: Vec<Fr> = std::iter::successors(Some(Fr::ONE), |p| Some(p.double()))
+        .take(bits.len())
+        .collect();
+    powers.reverse();
+    if let Some(value) = witness_only::weighted_bits(bits, powers) {
+        return value;
+    }
     let mut acc = FpVar::zero();
     let mut power = Fr::ONE;
     for b in bits.iter().rev() {

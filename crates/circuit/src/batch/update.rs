@@ -16,6 +16,7 @@
 //! + 35 for booleans and 4 for the empty-slot defaults.
 
 use super::input::UpdateInput;
+use crate::eddsa::le_value;
 use crate::merkle::PathVar;
 use crate::poseidon::poseidon_gadget;
 use ark_ff::{BigInteger, PrimeField};
@@ -148,17 +149,6 @@ impl UpdateVar {
         ])? * &after.exists;
         self.path.update(&leaf_before, &leaf_after)
     }
-}
-
-/// `sum(bits[i] * 2^i)`, a free linear combination.
-pub(crate) fn le_value(bits: &[Boolean<Fr>]) -> FpVar<Fr> {
-    let mut acc = FpVar::zero();
-    let mut power = Fr::from(1u64);
-    for b in bits {
-        acc += FpVar::from(b.clone()) * power;
-        power += power;
-    }
-    acc
 }
 
 /// Enforces `v < 2^n` by decomposing it into `n` booleans (`n + 1` constraints). A value out
