@@ -17,7 +17,7 @@
 //! - Costs: [`PointVar::add`] 6 constraints, [`PointVar::double`] 5.
 
 use crate::witness_only::WitnessOnly;
-use ark_ff::{AdditiveGroup, Field};
+use ark_ff::{AdditiveGroup, Field, Zero};
 use ark_r1cs_std::R1CSVar;
 use ark_r1cs_std::alloc::AllocVar;
 use ark_r1cs_std::boolean::Boolean;
@@ -106,7 +106,7 @@ impl PointVar {
         if let Some(mut system) = WitnessOnly::of(&cs)
             && let Some((p, q)) = variable_point(&system, self).zip(variable_point(&system, other))
         {
-            let (sum, variables) = add_witnesses(&mut system, p, q)?;
+            let (sum, variables) = add_witnesses(&mut system, p, q, None)?;
             return Ok(system_point(&system, sum, variables));
         }
         let beta = &self.x * &other.y;
@@ -131,7 +131,7 @@ impl PointVar {
         if let Some(mut system) = WitnessOnly::of(&cs)
             && let Some(p) = variable_point(&system, self)
         {
-            let (double, variables) = double_witnesses(&mut system, p)?;
+            let (double, variables) = double_witnesses(&mut system, p, None)?;
             return Ok(system_point(&system, double, variables));
         }
         let xx = self.x.square()?;
@@ -209,8 +209,9 @@ impl PointVar {
         let Some(bits) = variable_bits(&system, bits) else {
             return Ok(None);
         };
-        let (p2, _) = double_witnesses(&mut system, p)?;
-        let (p3, _) = add_witnesses(&mut system, p2, p)?;
+        let mut hints = scalar_mul_hints(p, &bits).into_iter();
+        let (p2, _) = double_witnesses(&mut system, p, hints.next())?;
+        let (p3, _) = add_witnesses(&mut system, p2, p, hints.next())?;
         let table = [Point::IDENTITY, p, p2, p3];
         let mut acc: Option<(Point, [Variable; 2])> = None;
         for chunk in bits.chunks(2).rev() {
@@ -218,9 +219,9 @@ impl PointVar {
             acc = Some(match acc {
                 None => entry,
                 Some((acc, _)) => {
-                    let (acc, _) = double_witnesses(&mut system, acc)?;
-                    let (acc, _) = double_witnesses(&mut system, acc)?;
-                    add_witnesses(&mut system, acc, entry.0)?
+                    let (acc, _) = double_witnesses(&mut system, acc, hints.next())?;
+                    let (acc, _) = double_witnesses(&mut system, acc, hints.next())?;
+                    add_witnesses(&mut system, acc, entry.0, hints.next())?
                 }
             });
         }
@@ -298,22 +299,168 @@ fn system_point(system: &WitnessOnly, point: Point, [x, y]: [Variable; 2]) -> Po
     }
 }
 
-/// `num[i] / den[i]` as [`quotient_witness`] computes it (0 for a zero denominator), with one
-/// inversion for both when neither is zero.
-fn quotients(num: [Fr; 2], den: [Fr; 2]) -> [Fr; 2] {
+/// `num[i] / den[i]` as [`quotient_witness`] computes it (0 for a zero denominator).
+///
+/// `hint` is a guess of the two quotients, from an inversion-free computation of a whole
+/// chain of steps ([`Extended`]). It is taken when it checks out: a non-zero `den[i]` with
+/// `hint[i] * den[i] == num[i]` makes `hint[i]` the quotient exactly, whatever the guess was
+/// based on, for two multiplications instead of an inversion. Otherwise both denominators are
+/// inverted at once (when neither is zero).
+fn quotients(num: [Fr; 2], den: [Fr; 2], hint: Option<Point>) -> [Fr; 2] {
+    if let Some(hint) = hint {
+        let guess = [hint.x, hint.y];
+        if (0..2).all(|i| !den[i].is_zero() && guess[i] * den[i] == num[i]) {
+            return guess;
+        }
+    }
     match (den[0] * den[1]).inverse() {
         Some(inv) => [num[0] * inv * den[1], num[1] * inv * den[0]],
         None => [0, 1].map(|i| num[i] * den[i].inverse().unwrap_or(Fr::ZERO)),
     }
 }
 
+/// A point in extended twisted Edwards coordinates (`x = X/Z`, `y = Y/Z`, `T = XY/Z`), with
+/// Hisil, Wong, Carter and Dawson's formulas (add-2008-hwcd, dbl-2008-hwcd): the group law
+/// without inversions, used only to guess the results of a fast path's chain of steps, which
+/// [`quotients`] checks one by one.
+#[derive(Debug, Clone, Copy)]
+struct Extended {
+    x: Fr,
+    y: Fr,
+    t: Fr,
+    z: Fr,
+}
+
+impl From<Point> for Extended {
+    fn from(p: Point) -> Self {
+        Extended {
+            x: p.x,
+            y: p.y,
+            t: p.x * p.y,
+            z: Fr::ONE,
+        }
+    }
+}
+
+impl Extended {
+    fn add(&self, q: &Extended) -> Extended {
+        let a = self.x * q.x;
+        let b = self.y * q.y;
+        let c = COEFF_D * self.t * q.t;
+        let d = self.z * q.z;
+        let e = (self.x + self.y) * (q.x + q.y) - a - b;
+        let f = d - c;
+        let g = d + c;
+        let h = b - COEFF_A * a;
+        Extended {
+            x: e * f,
+            y: g * h,
+            t: e * h,
+            z: f * g,
+        }
+    }
+
+    fn double(&self) -> Extended {
+        let a = self.x.square();
+        let b = self.y.square();
+        let c = self.z.square().double();
+        let d = COEFF_A * a;
+        let e = (self.x + self.y).square() - a - b;
+        let g = d + b;
+        let f = g - c;
+        let h = d - b;
+        Extended {
+            x: e * f,
+            y: g * h,
+            t: e * h,
+            z: f * g,
+        }
+    }
+
+    /// The affine forms of `points`, with one inversion for all (Montgomery's trick). A zero
+    /// `Z` (impossible on the curve) gives a wrong guess, which [`quotients`] then refuses.
+    fn to_affine_all(points: &[Extended]) -> Vec<Point> {
+        let mut prefix = Vec::with_capacity(points.len());
+        let mut acc = Fr::ONE;
+        for p in points {
+            prefix.push(acc);
+            acc *= p.z;
+        }
+        let mut inv = acc.inverse().unwrap_or(Fr::ZERO);
+        let mut out = vec![Point::IDENTITY; points.len()];
+        for ((p, before), slot) in points.iter().zip(&prefix).zip(&mut out).rev() {
+            let z_inv = inv * before;
+            inv *= p.z;
+            *slot = Point {
+                x: p.x * z_inv,
+                y: p.y * z_inv,
+            };
+        }
+        out
+    }
+}
+
+/// Guesses of the results of [`PointVar::scalar_mul_witness_only`]'s steps, in its order:
+/// `2P`, `3P`, then per window after the first two doublings and the addition.
+fn scalar_mul_hints(p: Point, bits: &[bool]) -> Vec<Point> {
+    let p1 = Extended::from(p);
+    let p2 = p1.double();
+    let p3 = p2.add(&p1);
+    let table = [Extended::from(Point::IDENTITY), p1, p2, p3];
+    let mut steps = vec![p2, p3];
+    let mut acc: Option<Extended> = None;
+    for chunk in bits.chunks(2).rev() {
+        let index = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| usize::from(b) << i)
+            .sum::<usize>();
+        let entry = table[index];
+        acc = Some(match acc {
+            None => entry,
+            Some(acc) => {
+                let twice = acc.double();
+                let four_times = twice.double();
+                let sum = four_times.add(&entry);
+                steps.extend([twice, four_times, sum]);
+                sum
+            }
+        });
+    }
+    Extended::to_affine_all(&steps)
+}
+
+/// Guesses of the additions of [`fixed_base_mul_witness_only`], in order.
+fn fixed_base_mul_hints(tables: &[[Point; 8]], bits: &[bool]) -> Vec<Point> {
+    let mut steps = Vec::new();
+    let mut acc: Option<Extended> = None;
+    for (chunk, table) in bits.chunks(3).zip(tables) {
+        let index = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, &b)| usize::from(b) << i)
+            .sum::<usize>();
+        let entry = Extended::from(table[index]);
+        acc = Some(match acc {
+            None => entry,
+            Some(acc) => {
+                let sum = acc.add(&entry);
+                steps.push(sum);
+                sum
+            }
+        });
+    }
+    Extended::to_affine_all(&steps)
+}
+
 /// The witnesses [`PointVar::add`] allocates for variable points of values `p` and `q`, in
 /// its order (`x1*y2`, `y1*x2`, `delta`, `beta*gamma`, `x3`, `y3`); returns `p + q` and the
-/// witnesses holding it.
+/// witnesses holding it. `hint` as in [`quotients`].
 fn add_witnesses(
     system: &mut WitnessOnly,
     p: Point,
     q: Point,
+    hint: Option<Point>,
 ) -> Result<(Point, [Variable; 2]), SynthesisError> {
     let beta = p.x * q.y;
     let gamma = p.y * q.x;
@@ -323,6 +470,7 @@ fn add_witnesses(
     let [x3, y3] = quotients(
         [beta + gamma, delta + beta * COEFF_A - gamma],
         [tau + Fr::ONE, Fr::ONE - tau],
+        hint,
     );
     for value in [beta, gamma, delta, beta_gamma] {
         system.product(value)?;
@@ -332,10 +480,12 @@ fn add_witnesses(
 }
 
 /// The witnesses [`PointVar::double`] allocates for a variable point of value `p`, in its
-/// order (`x^2`, `y^2`, `xy`, `x3`, `y3`); returns `2p` and the witnesses holding it.
+/// order (`x^2`, `y^2`, `xy`, `x3`, `y3`); returns `2p` and the witnesses holding it. `hint`
+/// as in [`quotients`].
 fn double_witnesses(
     system: &mut WitnessOnly,
     p: Point,
+    hint: Option<Point>,
 ) -> Result<(Point, [Variable; 2]), SynthesisError> {
     let xx = p.x.square();
     let yy = p.y.square();
@@ -344,6 +494,7 @@ fn double_witnesses(
     let [x3, y3] = quotients(
         [xy.double(), yy - axx],
         [axx + yy, Fr::from(2u64) - axx - yy],
+        hint,
     );
     for value in [xx, yy, xy] {
         system.product(value)?;
@@ -416,13 +567,14 @@ fn fixed_base_mul_witness_only(
     let Some(bits) = variable_bits(&system, bits) else {
         return Ok(None);
     };
+    let mut hints = fixed_base_mul_hints(tables, &bits).into_iter();
     let mut acc: Option<(Point, Option<[Variable; 2]>)> = None;
     for (chunk, table) in bits.chunks(3).zip(tables) {
         let entry = lookup3_witnesses(&mut system, table, chunk)?;
         acc = Some(match acc {
             None => (entry, None),
             Some((acc, _)) => {
-                let (sum, variables) = add_witnesses(&mut system, acc, entry)?;
+                let (sum, variables) = add_witnesses(&mut system, acc, entry, hints.next())?;
                 (sum, Some(variables))
             }
         });
@@ -601,6 +753,42 @@ mod tests {
         assert_eq!(made, 0);
     }
 
+    /// A hint is taken only when it is the exact quotient: a wrong one, or any hint for a
+    /// zero denominator, gives what no hint gives.
+    #[test]
+    fn quotient_hints_never_change_the_result() {
+        let mut rng = ark_std::test_rng();
+        let (a, b, c, d) = (
+            Fr::rand(&mut rng),
+            Fr::rand(&mut rng),
+            Fr::rand(&mut rng),
+            Fr::rand(&mut rng),
+        );
+        let exact = [a / c, b / d];
+        let right = Point {
+            x: exact[0],
+            y: exact[1],
+        };
+        let wrong = Point {
+            x: exact[0] + Fr::ONE,
+            y: exact[1],
+        };
+        assert_eq!(quotients([a, b], [c, d], None), exact);
+        assert_eq!(quotients([a, b], [c, d], Some(right)), exact);
+        assert_eq!(quotients([a, b], [c, d], Some(wrong)), exact);
+        let zero = Point {
+            x: Fr::ZERO,
+            y: exact[1],
+        };
+        for hint in [None, Some(zero), Some(right)] {
+            assert_eq!(quotients([a, b], [Fr::ZERO, d], hint), [Fr::ZERO, exact[1]]);
+            assert_eq!(
+                quotients([Fr::ZERO, b], [Fr::ZERO, d], hint),
+                [Fr::ZERO, exact[1]]
+            );
+        }
+    }
+
     /// Witness-only scalar multiplications give the full gadgets' witnesses for every window
     /// shape (odd and even bit counts, one window, partial last windows); with a constant
     /// bit, both modes take the full path.
@@ -631,6 +819,19 @@ mod tests {
                 },
             );
             assert!(satisfied, "n = {n}");
+            // The inversion-free guesses are right (so the checks in `quotients` take them):
+            // the first steps are 2P and 3P, the last is the product.
+            let hints = scalar_mul_hints(p, &raw);
+            assert_eq!(hints[..2], [p.double(), p.double() + p], "n = {n}");
+            if n > 2 {
+                assert_eq!(hints.last(), Some(&p.mul_bigint(&k_bits)), "n = {n}");
+            }
+            let tables = window_tables(&BASE8, n.div_ceil(3));
+            let hints = fixed_base_mul_hints(&tables, &raw);
+            assert_eq!(hints.len(), n.div_ceil(3) - 1, "n = {n}");
+            if n > 3 {
+                assert_eq!(hints.last(), Some(&BASE8.mul_bigint(&k_bits)), "n = {n}");
+            }
             // A single window of the fixed-base product is a lookup: two outputs.
             assert_eq!(made, if n <= 3 { 4 } else { 0 }, "n = {n}");
         }

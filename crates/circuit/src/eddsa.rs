@@ -136,9 +136,11 @@ pub fn enforce_le_constant_when(
             j -= 1;
         }
         let run = &bits[j..i];
-        let sum = run
-            .iter()
-            .fold(FpVar::zero(), |acc, b| acc + FpVar::from(b.clone()));
+        let sum =
+            witness_only::weighted_bits(run, std::iter::repeat(Fr::ONE)).unwrap_or_else(|| {
+                run.iter()
+                    .fold(FpVar::zero(), |acc, b| acc + FpVar::from(b.clone()))
+            });
         if !cbit {
             eq.mul_equals(&sum, &FpVar::zero())?;
         } else if j > 0 {

@@ -218,6 +218,13 @@ fn witness(r1cs: &BatchR1cs, input: &BatchInput) -> Result<Vec<Fr>, ProofError> 
     cs.set_mode(SynthesisMode::Prove {
         construct_matrices: false,
     });
+    // The shape's matrices tell how many witnesses there will be: one allocation instead of
+    // a doubling series (each a copy of everything so far).
+    if let Some(mut inner) = cs.borrow_mut() {
+        inner
+            .witness_assignment
+            .reserve_exact(r1cs.matrices.num_witness_variables);
+    }
     crate::batch::synthesize(input, cs.clone(), &mut Default::default())?;
     let mut inner = cs.borrow_mut().ok_or(SynthesisError::MissingCS)?;
     let m = &r1cs.matrices;

@@ -16,7 +16,7 @@
 //!   Width 3/5/6 cost 240/297/321 (asserted by the tests).
 
 use crate::witness_only::WitnessOnly;
-use ark_ff::{AdditiveGroup, Field};
+use ark_ff::AdditiveGroup;
 use ark_r1cs_std::R1CSVar;
 use ark_r1cs_std::fields::FieldVar;
 use ark_r1cs_std::fields::fp::{AllocatedFp, FpVar};
@@ -74,9 +74,9 @@ pub fn poseidon_gadget(inputs: &[FpVar<Fr>]) -> Result<FpVar<Fr>, SynthesisError
 }
 
 /// [`poseidon_gadget`] when the constraint system builds no matrices ([`WitnessOnly`]): the
-/// native permutation ([`try_hash_traced`]), which tells the input `x` of every S-box of the
-/// textbook rounds; each S-box on a non-constant lane leaves the three products `x^2`, `x^4`,
-/// `x^5`, in the order [`pow5`] allocates them.
+/// native permutation ([`try_hash_traced`]), which tells the powers `x^2`, `x^4`, `x^5` of
+/// every S-box of the textbook rounds; each S-box on a non-constant lane leaves them as
+/// witnesses, in the order [`pow5`] allocates them.
 ///
 /// A lane is constant exactly when the full gadget's is: lane 0 (the constant 0) and constant
 /// inputs, in round 0 only. The first linear layer makes every lane a variable, because some
@@ -101,11 +101,9 @@ fn witness_only(inputs: &[FpVar<Fr>]) -> Result<Option<FpVar<Fr>>, SynthesisErro
         variable[i + 1] = !input.is_constant();
     }
     let mut allocated = Ok(());
-    let hash = try_hash_traced(&values[..inputs.len()], |round, lane, x| {
+    let hash = try_hash_traced(&values[..inputs.len()], |round, lane, powers| {
         if allocated.is_ok() && (round > 0 || variable[lane]) {
-            let x2 = x.square();
-            let x4 = x2.square();
-            allocated = [x2, x4, x4 * x]
+            allocated = powers
                 .into_iter()
                 .try_for_each(|power| system.product(power).map(drop));
         }

@@ -10,7 +10,7 @@
 //! cost nothing; modular sums are single field linear combinations until they are reduced.
 //! When the constraint system builds no matrices (`crate::witness_only`) the linear
 //! combinations are not built at all: bits carry their values only, and each constraint is
-//! counted with empty linear combinations; the same code allocates the same witnesses.
+//! only counted; the same code allocates the same witnesses.
 //! Constants fold: padding, `K`, the initial state, and every operation whose inputs are all
 //! (or all but one) constant cost nothing, so the first block of a message is cheaper than
 //! the others.
@@ -51,7 +51,7 @@
 //! `64 * N` witness bytes (`N >= 1`) costs `FIRST_BLOCK_CONSTRAINTS + (N - 1) *
 //! BLOCK_CONSTRAINTS + PADDING_BLOCK_CONSTRAINTS`. An all-constant message costs nothing.
 
-use crate::witness_only;
+use crate::witness_only::{self, WitnessOnly};
 use ark_ff::{AdditiveGroup, Field};
 use ark_r1cs_std::R1CSVar;
 use ark_r1cs_std::alloc::AllocVar;
@@ -298,17 +298,20 @@ impl Synth {
             .new_witness_variable(|| value.ok_or(SynthesisError::AssignmentMissing))
     }
 
-    /// Enforces `a * b = c`, the terms built by `terms` only when they are kept.
+    /// Enforces `a * b = c`, the terms built by `terms` only when they are kept (else the
+    /// constraint is only counted, as `crate::witness_only` explains).
     fn enforce(
         &self,
         terms: impl FnOnce() -> [Vec<(Fr, Variable)>; 3],
     ) -> Result<(), SynthesisError> {
-        let [a, b, c] = if self.linear {
-            terms().map(lc)
-        } else {
-            [(); 3].map(|()| LinearCombination::new())
-        };
-        self.cs.enforce_constraint(a, b, c)
+        if self.linear {
+            let [a, b, c] = terms().map(lc);
+            return self.cs.enforce_constraint(a, b, c);
+        }
+        WitnessOnly::of(&self.cs)
+            .ok_or(SynthesisError::MissingCS)?
+            .constraint();
+        Ok(())
     }
 
     /// `a ^ b ^ c`: one constraint unless at most one input is a variable (then free).

@@ -2,18 +2,20 @@
 //! keeps values but builds no matrices (`SynthesisMode::Prove { construct_matrices: false }`),
 //! which is how the prover synthesizes ([`crate::groth16`]: the matrices come from setup).
 //!
-//! Owns: deciding when a fast path applies ([`WitnessOnly::of`]), and the only two marks a
-//! fast path leaves in the constraint system: a witness with its value together with the one
-//! constraint that defines it ([`WitnessOnly::product`]), and a value-carrying output
-//! variable ([`WitnessOnly::output`]).
+//! Owns: deciding when a fast path applies ([`WitnessOnly::of`]), and the only marks a fast
+//! path leaves in the constraint system: a witness with its value together with the one
+//! constraint that defines it ([`WitnessOnly::product`]), a constraint on its own
+//! ([`WitnessOnly::constraint`]), and a value-carrying output variable
+//! ([`WitnessOnly::output`]), plus [`weighted_bits`], the fast path of a sum of bits.
 //!
 //! Why it is sound to skip the linear combinations: in this mode arkworks' `enforce_constraint`
-//! drops its three linear combinations unread (it only counts the constraint), and
-//! `finalize`'s inlining and outlining return early. A variable's linear combination is then
-//! only ever evaluated, for its value (`assigned_value`), never turned into a matrix row. Any
-//! linear combination with the right value is therefore as good as the gadget's own, and a
-//! fast path's output is the constant `value * 1`, one symbolic variable instead of the
-//! hundreds the full gadget builds.
+//! drops its three linear combinations unread (it counts the constraint and records a tracing
+//! span for `which_is_unsatisfied`, which cannot run without matrices), and `finalize`'s
+//! inlining and outlining return early. A variable's linear combination is then only ever
+//! evaluated, for its value (`assigned_value`), never turned into a matrix row. Any linear
+//! combination with the right value is therefore as good as the gadget's own, and a fast
+//! path's output is the constant `value * 1`, one symbolic variable instead of the hundreds
+//! the full gadget builds; and a constraint is counted, not enforced.
 //!
 //! Invariant, which every fast path must keep and the tests check per gadget and for whole
 //! batches (`tests/witness.rs`): it allocates exactly the witness variables the full gadget
@@ -54,6 +56,13 @@ pub(crate) fn applies(cs: &ConstraintSystemRef<Fr>) -> bool {
 }
 
 impl<'a> WitnessOnly<'a> {
+    /// Counts one constraint whose linear combinations a fast path did not build (see
+    /// [`Self::product`] for why counting is all there is to do).
+    #[inline]
+    pub fn constraint(&mut self) {
+        self.inner.num_constraints += 1;
+    }
+
     /// `Some` if the fast paths apply to `cs` ([`applies`]).
     pub fn of(cs: &'a ConstraintSystemRef<Fr>) -> Option<Self> {
         if !applies(cs) {
@@ -97,14 +106,16 @@ impl<'a> WitnessOnly<'a> {
     /// A new witness holding `value`, and the constraint that defines it (`a * b = value` in
     /// the full gadget): what `AllocatedFp::mul` and every other one-constraint witness
     /// leave, in the same order. Returns the witness, for a fast path whose output it is.
+    ///
+    /// The constraint is counted directly. In this mode arkworks' `enforce_constraint` does
+    /// nothing else that a proof sees: it drops the linear combinations and records the
+    /// current tracing span, for `which_is_unsatisfied`, which needs the matrices this mode
+    /// does not build. That record, a growing vector of a million entries, was a tenth of
+    /// the fast paths' time.
     #[inline]
     pub fn product(&mut self, value: Fr) -> Result<Variable, SynthesisError> {
         let variable = self.inner.new_witness_variable(|| Ok(value))?;
-        self.inner.enforce_constraint(
-            LinearCombination::new(),
-            LinearCombination::new(),
-            LinearCombination::new(),
-        )?;
+        self.constraint();
         Ok(variable)
     }
 

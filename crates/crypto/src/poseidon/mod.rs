@@ -69,11 +69,13 @@ fn params(inputs: usize) -> &'static OptimizedParams {
     PARAMS[inputs - 1].get_or_init(|| OptimizedParams::new(reference_params(inputs)))
 }
 
+/// `x^5`, the S-box, telling `sbox` the powers `x^2, x^4, x^5` it computed.
 #[inline(always)]
-fn pow5(x: &mut Fr) {
+fn pow5(x: &mut Fr, round: usize, lane: usize, sbox: &mut impl FnMut(usize, usize, [Fr; 3])) {
     let x2 = x.square();
     let x4 = x2.square();
     *x *= x4;
+    sbox(round, lane, [x2, x4, *x]);
 }
 
 #[inline(always)]
@@ -94,13 +96,12 @@ fn full_round<const T: usize>(
     round: usize,
     number: usize,
     state: &mut [Fr; T],
-    sbox: &mut impl FnMut(usize, usize, Fr),
+    sbox: &mut impl FnMut(usize, usize, [Fr; 3]),
 ) {
     let constants = &p.full_constants[round * T..(round + 1) * T];
     for (lane, (s, c)) in state.iter_mut().zip(constants).enumerate() {
         *s += c;
-        sbox(number, lane, *s);
-        pow5(s);
+        pow5(s, number, lane, sbox);
     }
     *state = dense(&p.mds, state);
 }
@@ -111,7 +112,7 @@ fn full_round<const T: usize>(
 fn permute<const T: usize>(
     p: &OptimizedParams,
     state: &mut [Fr; T],
-    sbox: &mut impl FnMut(usize, usize, Fr),
+    sbox: &mut impl FnMut(usize, usize, [Fr; 3]),
 ) {
     debug_assert_eq!(p.t, T);
     debug_assert_eq!(p.partial_constants.len(), p.partial_rounds);
@@ -129,8 +130,7 @@ fn permute<const T: usize>(
         .enumerate()
     {
         state[0] += c;
-        sbox(half + r, 0, state[0]);
-        pow5(&mut state[0]);
+        pow5(&mut state[0], half + r, 0, sbox);
         let w = &m[T..];
         let s0 = state[0];
         // `m[..T]` is `m00, row`: the new lane 0 is one lazily reduced dot product.
@@ -141,8 +141,7 @@ fn permute<const T: usize>(
         state[0] = acc;
     }
     state[0] += last_constant;
-    sbox(half + p.partial_rounds - 1, 0, state[0]);
-    pow5(&mut state[0]);
+    pow5(&mut state[0], half + p.partial_rounds - 1, 0, sbox);
     *state = dense(&p.last_partial_mds, state);
     for round in half..2 * half {
         full_round(p, round, round + p.partial_rounds, state, sbox);
@@ -155,7 +154,10 @@ fn hash_width<const T: usize>(inputs: &[Fr]) -> Fr {
 }
 
 #[inline(always)]
-fn hash_width_traced<const T: usize>(inputs: &[Fr], sbox: &mut impl FnMut(usize, usize, Fr)) -> Fr {
+fn hash_width_traced<const T: usize>(
+    inputs: &[Fr],
+    sbox: &mut impl FnMut(usize, usize, [Fr; 3]),
+) -> Fr {
     let mut state = [Fr::zero(); T];
     state[1..].copy_from_slice(inputs);
     permute(params(T - 1), &mut state, sbox);
@@ -167,17 +169,18 @@ pub fn try_hash(inputs: &[Fr]) -> Result<Fr, PoseidonError> {
     try_hash_traced(inputs, |_, _, _| {})
 }
 
-/// [`try_hash`], calling `sbox(round, lane, x)` with the input `x` of every S-box, in the
-/// order the permutation applies them: lanes `0..t` in each full round, lane 0 in each
-/// partial round, rounds numbered from 0 as in [`reference_params`].
+/// [`try_hash`], calling `sbox(round, lane, [x^2, x^4, x^5])` with the powers each S-box
+/// computes of its input `x`, in the order the permutation applies them: lanes `0..t` in
+/// each full round, lane 0 in each partial round, rounds numbered from 0 as in
+/// [`reference_params`].
 ///
 /// The inputs are those of the textbook rounds: the optimized form moves constants and
 /// linear layers, never what enters an S-box (the partial rounds' rewrites leave lane 0
 /// alone; the test `traced_sboxes_are_the_reference_rounds` checks it for every width). A
-/// circuit's witness holds each S-box's powers, so its prover can compute them here.
+/// circuit's witness holds exactly these powers, so its prover can take them from here.
 pub fn try_hash_traced(
     inputs: &[Fr],
-    mut sbox: impl FnMut(usize, usize, Fr),
+    mut sbox: impl FnMut(usize, usize, [Fr; 3]),
 ) -> Result<Fr, PoseidonError> {
     let sbox = &mut sbox;
     Ok(match inputs.len() {
