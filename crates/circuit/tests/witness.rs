@@ -163,7 +163,10 @@ fn a_noop_padded_batch_synthesizes_alike() {
 }
 
 /// Witness synthesis of `CAUSEWAY_WITNESS_CHUNKS` (default 29) transfers, both ways, timed:
-/// `cargo test --release -p causeway-circuit --test witness -- --ignored --nocapture`.
+/// `cargo test --release -p causeway-circuit --test witness -- --ignored --nocapture`. With
+/// `CAUSEWAY_WITNESS_PROFILE` set, only the witness-only way, three times (for `perf
+/// record`). The prover's figure is `causeway bench prove`'s "witness synthesis"; this one
+/// skips the key and the matrices, so it takes seconds instead of a minute.
 #[test]
 #[ignore = "a timing run, seconds per way"]
 fn witness_synthesis_timing() {
