@@ -25,8 +25,6 @@ use ark_bn254::Bn254;
 use ark_ec::CurveGroup;
 use ark_ff::{PrimeField, UniformRand};
 use ark_groth16::Groth16;
-use ark_groth16::r1cs_to_qap::{LibsnarkReduction, R1CSToQAP};
-use ark_poly::GeneralEvaluationDomain;
 use ark_relations::r1cs::{
     ConstraintMatrices, ConstraintSynthesizer, ConstraintSystem, OptimizationGoal, SynthesisError,
     SynthesisMode,
@@ -192,12 +190,7 @@ pub fn prove_timed<R: RngCore + CryptoRng>(
 
     let started = Instant::now();
     let m = &r1cs.matrices;
-    let h = LibsnarkReduction::witness_map_from_matrices::<Fr, GeneralEvaluationDomain<Fr>>(
-        m,
-        m.num_instance_variables,
-        m.num_constraints,
-        &full_assignment,
-    )?;
+    let h = crate::qap::witness_map(m, &full_assignment)?;
     timings.fft = started.elapsed();
 
     let started = Instant::now();

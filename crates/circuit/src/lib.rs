@@ -11,6 +11,8 @@
 //! - [`eddsa`]: EdDSA-Poseidon signature verification, accepting exactly what
 //!   `causeway_crypto::eddsa::PublicKey::verify` accepts.
 //! - [`msm`]: the Groth16 prover's multi-scalar multiplication, equal to arkworks' `msm_bigint`.
+//! - [`qap`]: the Groth16 prover's QAP witness map (its FFTs), equal to arkworks'
+//!   `LibsnarkReduction::witness_map_from_matrices`.
 //!
 //! The prover synthesizes without matrices ([`groth16`]); in that mode the costly gadgets
 //! (Poseidon, the Baby Jubjub scalar multiplications, SHA-256, sums of bits) compute on
@@ -29,5 +31,6 @@ pub mod groth16;
 pub mod merkle;
 pub mod msm;
 pub mod poseidon;
+pub mod qap;
 pub mod sha256;
 mod witness_only;
