@@ -13,7 +13,7 @@
 //! at least eight points, everything runs on eight lanes with the data in lane form from the
 //! matrices to `h` (see `lane` for the layout, the transforms and the invariants); otherwise
 //! this is arkworks' own witness map. On the 29-chunk batch (2^20 points) the lanes are
-//! about five times as fast as arkworks (`bench_witness_map` below): the butterflies are
+//! about 4.5 times as fast as arkworks (`bench_witness_map` below): the butterflies are
 //! IFMA multiplications of eight elements; no transform permutes its data (the one
 //! permutation, to natural order, is the pass that converts `h` back); each polynomial's
 //! inverse FFT and coset FFT run back to back on each cache-sized chunk; and the rows of the
@@ -993,10 +993,11 @@ mod lane {
                 let g = Fr::GENERATOR;
                 let coset = domain.get_coset(g).unwrap();
                 let n_inv = radix2.size_inv;
-                // SAFETY (every block in this test): the CPU has the features.
+                // SAFETY: the CPU has the features (checked above), here and below.
                 let ntt = unsafe { Ntt::new(&radix2) };
                 let ifft = |x: &[Fr], c: &Coset| {
                     let mut d = load(x);
+                    // SAFETY: as above.
                     unsafe {
                         ntt.ct(&mut d, &ntt.inverse, 0);
                         ntt.to_natural(&d, c)
@@ -1004,12 +1005,14 @@ mod lane {
                 };
                 let fft = |x: &[Fr], c: &Coset| {
                     let mut d = load(&bitrev_order(x));
+                    // SAFETY: as above.
                     unsafe {
                         ntt.scale(&mut d, 0, c);
                         ntt.gs(&mut d, &ntt.forward, 0);
                     }
                     unload(&ntt, &d)
                 };
+                // SAFETY: as above.
                 let (plain_inv, coset_inv, plain, coset_fwd) = unsafe {
                     (
                         ntt.coset(Fr::one(), n_inv),
