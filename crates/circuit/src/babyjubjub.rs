@@ -322,7 +322,9 @@ fn quotients(num: [Fr; 2], den: [Fr; 2], hint: Option<Point>) -> [Fr; 2] {
 /// A point in extended twisted Edwards coordinates (`x = X/Z`, `y = Y/Z`, `T = XY/Z`), with
 /// Hisil, Wong, Carter and Dawson's formulas (add-2008-hwcd, dbl-2008-hwcd): the group law
 /// without inversions, used only to guess the results of a fast path's chain of steps, which
-/// [`quotients`] checks one by one.
+/// [`quotients`] checks one by one. Not `causeway_crypto`'s own extended points: those keep
+/// the invariant that they are curve points (and refuse Z = 0), while these guesses take
+/// whatever a witness holds, off-curve values of a false witness included.
 #[derive(Debug, Clone, Copy)]
 struct Extended {
     x: Fr,
