@@ -31,7 +31,6 @@ use causeway_crypto::lanes::{self, Elem, LANES, LIMBS};
 use core::arch::x86_64::{
     __m256i, __mmask8, _MM_HINT_T0, _mm_prefetch, _mm256_loadu_si256, _mm512_cmpeq_epi64_mask,
     _mm512_i32gather_epi64, _mm512_mask_blend_epi64, _mm512_mask_i32scatter_epi64,
-    _mm512_storeu_si512,
 };
 use rayon::prelude::*;
 use std::any::{Any, TypeId};
@@ -385,10 +384,12 @@ impl<'s, C: Coords> Points<'s, C> {
             .zip(scalar_of.par_chunks(LANES * 256))
             .for_each(|(out, idx)| {
                 for (out, idx) in out.chunks_mut(LANES * stride).zip(idx.chunks(LANES)) {
-                    let points: Vec<Affine<C::Curve>> =
-                        idx.iter().map(|&i| bases[i as usize]).collect();
+                    let points: [Affine<C::Curve>; LANES] = core::array::from_fn(|lane| {
+                        idx.get(lane)
+                            .map_or(Affine::identity(), |&i| bases[i as usize])
+                    });
                     // SAFETY: `Prepared::new` checked `lanes::available()`.
-                    unsafe { to_lanes::<C>(&points, out) };
+                    unsafe { to_lanes::<C>(&points[..idx.len()], out) };
                 }
             });
         Some(Self {
@@ -415,47 +416,31 @@ impl<'s, C: Coords> Points<'s, C> {
     }
 }
 
-/// Writes `points` (finite, at most eight) in lane form to `out`, `2 * C::WORDS` words each.
+/// Writes `points` (finite, at most eight) in lane form to `out`, `2 * C::WORDS` words each:
+/// the mirror of [`from_lanes`], scattering where that gathers.
 #[target_feature(enable = "avx512f,avx512ifma")]
 fn to_lanes<C: Coords>(points: &[Affine<C::Curve>], out: &mut [u64]) {
+    let stride = 2 * C::WORDS;
+    let n = points.len();
+    assert!(
+        n <= LANES && out.len() >= n * stride,
+        "room for up to eight points"
+    );
     let pick = |f: fn(&Affine<C::Curve>) -> Base<C>| -> [Base<C>; LANES] {
         core::array::from_fn(|lane| points.get(lane).map_or(Base::<C>::ZERO, f))
     };
-    // SAFETY: the CPU has the features (this function's own).
-    let (x, y) = unsafe {
-        (
-            C::canonical(&C::load(&pick(|p| p.x))),
-            C::canonical(&C::load(&pick(|p| p.y))),
-        )
-    };
-    let stride = 2 * C::WORDS;
-    let (x, y) = (words_of::<C>(&x), words_of::<C>(&y));
-    for (lane, o) in out.chunks_mut(stride).enumerate().take(points.len()) {
-        o[..C::WORDS].copy_from_slice(&x[lane * C::WORDS..(lane + 1) * C::WORDS]);
-        o[C::WORDS..].copy_from_slice(&y[lane * C::WORDS..(lane + 1) * C::WORDS]);
-    }
-}
-
-/// The eight lanes' words of an element, lane after lane (`C::WORDS` each).
-#[target_feature(enable = "avx512f,avx512ifma")]
-fn words_of<C: Coords>(x: &C::E) -> Vec<u64> {
-    let vectors = C::WORDS;
-    let mut columns = vec![0u64; vectors * LANES];
-    // SAFETY: `C::E` is `C::WORDS` vectors of eight words (an array of `Elem`s), and
-    // `columns` has room for all of them; the stores are unaligned.
+    let offsets: [i32; LANES] = core::array::from_fn(|lane| (lane * stride) as i32);
+    let write = ((1u16 << n) - 1) as __mmask8;
+    // SAFETY: the CPU has the features (this function's own); only the first `n` lanes
+    // write, each its own `stride` words of `out`, which has room for them.
     unsafe {
-        let v = (x as *const C::E).cast::<core::arch::x86_64::__m512i>();
-        for k in 0..vectors {
-            _mm512_storeu_si512(columns[k * LANES..].as_mut_ptr().cast(), *v.add(k));
-        }
+        let x = C::canonical(&C::load(&pick(|p| p.x)));
+        let y = C::canonical(&C::load(&pick(|p| p.y)));
+        let at = _mm256_loadu_si256(offsets.as_ptr().cast());
+        let base = out.as_mut_ptr().cast::<i64>();
+        C::scatter(base, write, at, &x);
+        C::scatter(base.add(C::WORDS), write, at, &y);
     }
-    let mut out = vec![0u64; vectors * LANES];
-    for lane in 0..LANES {
-        for k in 0..vectors {
-            out[lane * vectors + k] = columns[k * LANES + lane];
-        }
-    }
-    out
 }
 
 /// Points in lane form (at most eight, `2 * C::WORDS` words each) as affine points.

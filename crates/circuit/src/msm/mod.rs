@@ -175,8 +175,8 @@ fn msm_with_window<P: SWCurveConfig>(
     // Booth digits of window w read bit w·c + c − 1 as the sign, so that bit of the top
     // window must lie above every scalar's top bit: windows·c > num_bits.
     let windows = if num_bits <= 1 { 0 } else { num_bits / c + 1 };
-    // G1's affine buckets run on the lanes when the CPU has them: the points go to lane
-    // form once here, not once per window.
+    // G1's and G2's affine buckets run on the lanes when the CPU has them: the points go
+    // to lane form once here, not once per window.
     #[cfg(target_arch = "x86_64")]
     let prepared = match buckets {
         Buckets::Affine { .. } if windows > 0 => lanes::Prepared::new(bases, scalars),
