@@ -103,12 +103,10 @@ mod lane {
     use causeway_crypto::lanes::{self, Elem, Field52, LANES, LIMBS, V};
     use causeway_primitives::Fr;
     use core::arch::x86_64::{
-        _MM_HINT_T0, _mm_prefetch, _mm512_add_epi64, _mm512_and_si512, _mm512_cmplt_epi64_mask,
-        _mm512_load_si512, _mm512_loadu_si512, _mm512_mask_blend_epi64,
+        _MM_HINT_T0, _mm_prefetch, _mm512_and_si512, _mm512_load_si512, _mm512_loadu_si512,
         _mm512_mask_i64gather_epi64, _mm512_or_si512, _mm512_permutex2var_epi64,
         _mm512_permutexvar_epi64, _mm512_set_epi64, _mm512_set1_epi64, _mm512_setzero_si512,
-        _mm512_slli_epi64, _mm512_srai_epi64, _mm512_srli_epi64, _mm512_store_si512,
-        _mm512_storeu_si512, _mm512_sub_epi64,
+        _mm512_slli_epi64, _mm512_srli_epi64, _mm512_store_si512, _mm512_storeu_si512,
     };
     use rayon::prelude::*;
 
@@ -631,17 +629,7 @@ mod lane {
         #[inline]
         #[target_feature(enable = "avx512f,avx512ifma")]
         fn values(&self, x: &Elem) -> [Fr; LANES] {
-            let mask = _mm512_set1_epi64(((1u64 << 52) - 1) as i64);
-            let p = self.f.modulus_limbs();
-            // x - p with signed limbs, borrows carried up; keep x where that is negative.
-            let mut d: Elem =
-                core::array::from_fn(|k| _mm512_sub_epi64(x[k], _mm512_set1_epi64(p[k] as i64)));
-            for k in 0..LIMBS - 1 {
-                d[k + 1] = _mm512_add_epi64(d[k + 1], _mm512_srai_epi64::<52>(d[k]));
-                d[k] = _mm512_and_si512(d[k], mask);
-            }
-            let below = _mm512_cmplt_epi64_mask(d[LIMBS - 1], _mm512_setzero_si512());
-            let r: Elem = core::array::from_fn(|k| _mm512_mask_blend_epi64(below, d[k], x[k]));
+            let r = self.f.canonical(x);
             let words = [
                 _mm512_or_si512(r[0], _mm512_slli_epi64::<52>(r[1])),
                 _mm512_or_si512(_mm512_srli_epi64::<12>(r[1]), _mm512_slli_epi64::<40>(r[2])),
